@@ -1,0 +1,41 @@
+"""Hitblocks: a Stripe-style REST API in front of the MTurk Requester API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from app import http
+from app.config import configure
+from app.extensions import HitblocksApi, db, migrate
+from app.schemas import Money, UnixTime
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The application factory: the only place that wires things together."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    configure(app, config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    db.init_app(app)
+    migrate.init_app(app, db)
+    app.config["API_SPEC_OPTIONS"] = {
+        "components": {
+            "securitySchemes": {
+                "basicAuth": {"type": "http", "scheme": "basic"},
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+            }
+        },
+        "security": [{"basicAuth": []}, {"bearerAuth": []}],
+    }
+    api = HitblocksApi(app)
+    api.register_field(Money, "number", None)
+    api.register_field(UnixTime, "integer", None)
+
+    from app.views import hitblocks, items
+
+    api.register_blueprint(hitblocks.blp)
+    api.register_blueprint(items.blp)
+    http.install(app)
+    return app

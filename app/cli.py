@@ -1,0 +1,66 @@
+"""The ``hitblocks`` command: Flask's CLI over the app factory, plus our own commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask.cli import FlaskGroup, ScriptInfo, routes_command, shell_command, with_appcontext
+from flask.cli import run_command as flask_run_command
+
+from app import create_app
+from app.bootstrap import ensure_schema, prepare
+from app.extensions import db
+from app.services import accounts
+
+main = FlaskGroup(
+    name="hitblocks",
+    create_app=lambda: create_app(),
+    add_default_commands=False,
+    help="Hitblocks: a self-hosted Mechanical Turk bridge.",
+)
+main.add_command(shell_command)
+main.add_command(routes_command)
+
+
+@main.command("run", params=flask_run_command.params, help=flask_run_command.help)
+@click.pass_context
+def run_command(ctx: click.Context, **options: Any) -> None:
+    """Migrate (on the default SQLite), create a first key on an empty database, then serve."""
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    issued = prepare(app)
+    if issued is not None:
+        base = f"http://{options['host']}:{options['port']}"
+        click.echo(f"Created the first account {issued.account_name!r} with this API key:")
+        click.echo(f"  {issued.key}")
+        click.echo("It is stored hashed and will not be shown again. Try:")
+        click.echo(f"  curl {base}/v1/hitblocks -u {issued.key}:")
+    ctx.invoke(flask_run_command, **options)
+
+
+@main.group("keys")
+def keys() -> None:
+    """Manage API keys."""
+
+
+@keys.command("create")
+@click.option("--account", "account_name", required=True, help="Account name (created if new).")
+@with_appcontext
+def create_key(account_name: str) -> None:
+    """Create a new API key; the key alone is the last line of output."""
+    from flask import current_app
+
+    ensure_schema(current_app._get_current_object())  # type: ignore[attr-defined]
+    issued = accounts.create_key(db.session, account_name)
+    click.echo(f"API key for account {issued.account_name!r} (id {issued.account_id}):")
+    click.echo(issued.key)
+
+
+@keys.command("revoke")
+@click.argument("key")
+@with_appcontext
+def revoke_key(key: str) -> None:
+    """Revoke an API key; requests with it answer 401 from now on."""
+    if not accounts.revoke_key(db.session, key):
+        raise click.ClickException("No active API key matches.")
+    click.echo("Revoked.")

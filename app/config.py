@@ -1,0 +1,58 @@
+"""Configuration: defaults here, overridden by ``HITBLOCKS_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+ENV_PREFIX = "HITBLOCKS"
+
+
+class DefaultConfig:
+    """Embedded defaults, so ``hitblocks run`` works with no configuration at all."""
+
+    # Empty means "a SQLite file in the instance folder" (resolved in ``configure``).
+    DATABASE_URL = ""
+    # Upgrade the schema on ``hitblocks run``/wsgi start; None means "only for SQLite".
+    AUTO_MIGRATE: bool | None = None
+    # Largest request body accepted, in bytes (a 10,000-row CSV is about 1-2 MB).
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # Largest number of rows one batch request may create.
+    BATCH_MAX_ROWS = 10_000
+    # Name of the account created on first start with an empty database.
+    BOOTSTRAP_ACCOUNT = "default"
+
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    JSON_SORT_KEYS = False
+
+    API_TITLE = "Hitblocks API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+
+def configure(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    """Load defaults, then ``HITBLOCKS_*`` variables, then explicit overrides (tests)."""
+    app.config.from_object(DefaultConfig)
+    app.config.from_prefixed_env(ENV_PREFIX)
+    if overrides:
+        app.config.update(overrides)
+
+    url = str(app.config["DATABASE_URL"] or "")
+    if not url:
+        os.makedirs(app.instance_path, exist_ok=True)
+        url = "sqlite:///" + os.path.join(app.instance_path, "hitblocks.sqlite3")
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(url)
+    if app.config["AUTO_MIGRATE"] is None:
+        app.config["AUTO_MIGRATE"] = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the usual PostgreSQL spellings and pick the psycopg 3 driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

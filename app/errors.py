@@ -1,0 +1,111 @@
+"""The API's error objects: ``{"error": {"type", "message", "param", "code"}}`` for everything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+INVALID_REQUEST = "invalid_request_error"
+AUTHENTICATION = "authentication_error"
+RATE_LIMIT = "rate_limit_error"
+VALIDATION = "validation_error"
+API_ERROR = "api_error"
+
+
+class ApiError(Exception):
+    """An error the API answers on purpose; raised by services and views alike."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = INVALID_REQUEST,
+        param: str | None = None,
+        code: str | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        error = {"type": self.type, "message": self.message, "param": self.param, "code": self.code}
+        return {"error": {**error, **self.extra}}
+
+
+def invalid(message: str, param: str | None = None, code: str | None = None) -> ApiError:
+    return ApiError(400, message, param=param, code=code)
+
+
+def not_found(kind: str, object_id: object) -> ApiError:
+    """The same answer for a missing object and another account's object."""
+    return ApiError(404, f"No such {kind}: {object_id}", param="id", code="resource_missing")
+
+
+def error_type_for(status: int) -> str:
+    if status == 401:
+        return AUTHENTICATION
+    if status == 429:
+        return RATE_LIMIT
+    if status >= 500:
+        return API_ERROR
+    return INVALID_REQUEST
+
+
+def from_http_exception(error: HTTPException) -> ApiError:
+    """Translate werkzeug's and webargs' exceptions into our error object."""
+    status = error.code or 500
+    headers = {}
+    if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+    data = getattr(error, "data", None) or {}
+    if "messages" in data:
+        param, message = first_message(data["messages"])
+        return ApiError(status, message, param=param, headers=headers)
+    if status == 404:
+        message = f"Unrecognized request URL ({request.method}: {request.path})."
+    elif status == 405:
+        message = f"{request.method} is not allowed on {request.path}."
+    elif status == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        message = f"The request body is larger than the limit of {limit} bytes."
+    elif status >= 500:
+        message = (
+            "Something went wrong on our side; the request was logged as "
+            f"{g.get('request_id', 'unknown')}."
+        )
+    else:
+        message = error.description or error.name
+    return ApiError(status, message, type=error_type_for(status), headers=headers)
+
+
+def first_message(messages: Any) -> tuple[str | None, str]:
+    """Pick the first validation message and name its parameter Stripe's way (``a[0][b]``)."""
+    path: list[str] = []
+    node = messages
+    # webargs nests messages under the location ("body", "query", "json"): drop that level.
+    if isinstance(node, dict) and len(node) == 1:
+        location = next(iter(node))
+        if location in {"body", "query", "json", "form", "files", "view_args", "path"}:
+            node = node[location]
+    while isinstance(node, dict) and node:
+        key = next(iter(node))
+        node = node[key]
+        if key != "_schema":
+            path.append(str(key))
+    while isinstance(node, list) and node and not isinstance(node[0], str):
+        node = node[0]
+    text = node[0] if isinstance(node, list) and node else str(node)
+    if not path:
+        return None, str(text)
+    param = path[0] + "".join(f"[{part}]" for part in path[1:])
+    return param, f"Invalid {param}: {text}"

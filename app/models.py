@@ -1,0 +1,192 @@
+"""Database models (SQLAlchemy 2.x, typed). The schema itself comes only from migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+
+from app.extensions import db
+
+# JSON everywhere; JSONB on PostgreSQL so that later queries can index into params.
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Cents(TypeDecorator[Decimal]):
+    """Money as an exact ``Decimal`` in Python, stored as integer cents.
+
+    Integer cents are exact on SQLite too, where ``Numeric`` would go through float.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        cents = Decimal(value) * 100
+        if cents != cents.to_integral_value():
+            raise ValueError(f"{value} has more than two decimals")
+        return int(cents)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(value) / 100).quantize(Decimal("0.01"))
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """Enforce foreign keys and let readers and one writer work side by side on SQLite."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+class Account(db.Model):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(db.Model):
+    """An API key, kept only as its SHA-256 (keys are long random tokens, not passwords)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    last4: Mapped[str] = mapped_column(String(4))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()
+
+
+class Hitblock(db.Model):
+    __tablename__ = "hitblocks"
+    __table_args__ = (Index("ix_hitblocks_account_id_id", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    type: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="unlaunched")
+    cost_per_item: Mapped[Decimal] = mapped_column(Cents)
+    workers_per_item: Mapped[int] = mapped_column(Integer, default=1)
+    currency: Mapped[str] = mapped_column(String(3), default="usd")
+    template: Mapped[str] = mapped_column(Text)
+    labels: Mapped[list[str] | None] = mapped_column(JsonType)
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
+    lifetime_in_seconds: Mapped[int] = mapped_column(Integer)
+    assignment_duration_in_seconds: Mapped[int] = mapped_column(Integer)
+    auto_approval_delay_in_seconds: Mapped[int] = mapped_column(Integer)
+    keywords: Mapped[str] = mapped_column(String(1000), default="")
+    qualification_requirements: Mapped[list[dict[str, Any]]] = mapped_column(JsonType)
+    total_spent: Mapped[Decimal] = mapped_column(Cents, default=Decimal("0.00"))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Item(db.Model):
+    __tablename__ = "items"
+    __table_args__ = (
+        Index("ix_items_hitblock_id_id", "hitblock_id", "id"),
+        Index("ix_items_hitblock_id_status", "hitblock_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hitblock_id: Mapped[int] = mapped_column(ForeignKey("hitblocks.id"))
+    type: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    cost: Mapped[Decimal] = mapped_column(Cents, default=Decimal("0.00"))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    hitblock: Mapped[Hitblock] = relationship()
+    responses: Mapped[list[Response]] = relationship(
+        back_populates="item", order_by="Response.id", lazy="raise_on_sql"
+    )
+
+
+class Response(db.Model):
+    """One worker's answer to an item: one MTurk assignment."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    assignment_id: Mapped[str] = mapped_column(String(64), unique=True)
+    worker_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    data: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    answer_xml: Mapped[str] = mapped_column(Text, default="")
+    submitted: Mapped[datetime] = mapped_column(UTCDateTime)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[Item] = relationship(back_populates="responses")
+
+
+# Item counts are derived, never stored, so they cannot drift; deferred so that loading a
+# hitblock only to check ownership does not count its items.
+Hitblock.num_items = column_property(  # type: ignore[attr-defined]
+    select(func.count(Item.id))
+    .where(Item.hitblock_id == Hitblock.id, Item.status != "deleted")
+    .correlate_except(Item)
+    .scalar_subquery(),
+    deferred=True,
+)
+Hitblock.num_items_completed = column_property(  # type: ignore[attr-defined]
+    select(func.count(Item.id))
+    .where(Item.hitblock_id == Hitblock.id, Item.status == "completed")
+    .correlate_except(Item)
+    .scalar_subquery(),
+    deferred=True,
+)

@@ -1,0 +1,275 @@
+"""marshmallow schemas: what the API accepts and what its objects look like."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates,
+)
+
+from app.templates import HITBLOCK_TYPES, ITEM_TYPES
+
+# Ranges MTurk documents for CreateHITType / CreateHITWithHITType.
+MIN_DURATION, MAX_DURATION = 30, 31_536_000
+MAX_AUTO_APPROVAL_DELAY = 2_592_000
+COMPARATORS = [
+    "LessThan",
+    "LessThanOrEqualTo",
+    "GreaterThan",
+    "GreaterThanOrEqualTo",
+    "EqualTo",
+    "NotEqualTo",
+    "Exists",
+    "DoesNotExist",
+    "In",
+    "NotIn",
+]
+ACTIONS_GUARDED = ["Accept", "PreviewAndAccept", "DiscoverPreviewAndAccept"]
+HIT_ID = validate.Regexp(r"^[A-Z0-9]+$", error="must contain only uppercase letters and digits")
+
+
+class Money(fields.Decimal):
+    """Exact ``Decimal`` inside, a JSON number outside (as in the seed: ``"cost": 0.10``)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> float | None:
+        return None if value is None else float(value)
+
+
+class UnixTime(fields.Field):
+    """Datetimes as integer Unix seconds, as the seed's ``created``."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> int | None:
+        return None if value is None else int(value.timestamp())
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        raise ValidationError("read-only")
+
+
+def _cents(value: Decimal) -> None:
+    if value <= 0:
+        raise ValidationError("must be greater than 0.")
+    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValidationError("must have at most two decimals.")
+    if value >= Decimal("1000000"):
+        raise ValidationError("must be less than 1000000.")
+
+
+# ---- requests -------------------------------------------------------------------------
+
+
+class ListArgsSchema(Schema):
+    limit = fields.Integer(load_default=10, validate=validate.Range(1, 100))
+    starting_after = fields.Integer(validate=validate.Range(min=1))
+    ending_before = fields.Integer(validate=validate.Range(min=1))
+
+    @post_load
+    def _check_cursors(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if "starting_after" in data and "ending_before" in data:
+            raise ValidationError(
+                "use either starting_after or ending_before, not both.", "ending_before"
+            )
+        return data
+
+
+class LocaleSchema(Schema):
+    country = fields.String(
+        required=True, data_key="country", validate=validate.Regexp(r"^[A-Z]{2}$")
+    )
+    subdivision = fields.String(validate=validate.Regexp(r"^[A-Z]{2}$"))
+
+
+class QualificationRequirementSchema(Schema):
+    """MTurk's QualificationRequirement, spelled in snake_case like the rest of the API."""
+
+    qualification_type_id = fields.String(required=True, validate=[validate.Length(1, 64), HIT_ID])
+    comparator = fields.String(required=True, validate=validate.OneOf(COMPARATORS))
+    integer_values = fields.List(fields.Integer(), validate=validate.Length(max=15))
+    locale_values = fields.List(fields.Nested(LocaleSchema), validate=validate.Length(max=30))
+    actions_guarded = fields.String(load_default="Accept", validate=validate.OneOf(ACTIONS_GUARDED))
+
+    @post_load
+    def _values_fit_comparator(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        values = len(data.get("integer_values", [])) + len(data.get("locale_values", []))
+        if data.get("integer_values") and data.get("locale_values"):
+            raise ValidationError("give integer_values or locale_values, not both.", "_schema")
+        comparator = data["comparator"]
+        if comparator in {"Exists", "DoesNotExist"} and values:
+            raise ValidationError(f"{comparator} takes no values.", "comparator")
+        if comparator in {"In", "NotIn"} and not values:
+            raise ValidationError(f"{comparator} needs at least one value.", "comparator")
+        if comparator not in {"Exists", "DoesNotExist", "In", "NotIn"} and values != 1:
+            raise ValidationError(f"{comparator} takes exactly one value.", "comparator")
+        return data
+
+
+class HitblockCreateSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(sorted(HITBLOCK_TYPES)))
+    title = fields.String(required=True, validate=validate.Length(1, 128))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    cost_per_item = fields.Decimal(required=True, validate=_cents, metadata={"type": "number"})
+    workers_per_item = fields.Integer(load_default=1, validate=validate.Range(1, 1000))
+    currency = fields.String(load_default="usd", validate=validate.OneOf(["usd"]))
+    template = fields.String(validate=validate.Length(1, 65_535))
+    labels = fields.List(
+        fields.String(validate=validate.Length(1, 100)), validate=validate.Length(2, 50)
+    )
+    callback_url = fields.URL(
+        allow_none=True, schemes={"http", "https"}, require_tld=False,
+        validate=validate.Length(max=2048),
+    )  # fmt: skip
+    lifetime_in_seconds = fields.Integer(
+        load_default=7 * 24 * 3600, validate=validate.Range(MIN_DURATION, MAX_DURATION)
+    )
+    assignment_duration_in_seconds = fields.Integer(
+        load_default=3600, validate=validate.Range(MIN_DURATION, MAX_DURATION)
+    )
+    auto_approval_delay_in_seconds = fields.Integer(
+        load_default=3 * 24 * 3600, validate=validate.Range(0, MAX_AUTO_APPROVAL_DELAY)
+    )
+    keywords = fields.String(load_default="", validate=validate.Length(max=1000))
+    qualification_requirements = fields.List(
+        fields.Nested(QualificationRequirementSchema),
+        load_default=list,
+        validate=validate.Length(max=10),
+    )
+
+    @validates("labels")
+    def _distinct_labels(self, value: list[str], data_key: str, **kwargs: Any) -> None:
+        if len(set(value)) != len(value):
+            raise ValidationError("labels must be distinct.")
+
+
+class HitblockUpdateSchema(HitblockCreateSchema):
+    """Every field optional; only the fields sent change."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(partial=True, **kwargs)
+
+
+class ItemCreateSchema(Schema):
+    """An item's fields, at the top level as in the seed's ``curl -d`` or under ``params``.
+
+    Every top-level name other than ``type`` and ``params`` is an item field.
+    """
+
+    type = fields.String(validate=validate.OneOf(ITEM_TYPES))
+    params = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict)
+
+    @pre_load
+    def _gather_params(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("params", {}), dict):
+            return data  # let the fields report the wrong type
+        params = dict(data.get("params", {}))
+        for name, value in data.items():
+            if name in {"type", "params"}:
+                continue
+            if name in params:
+                raise ValidationError("given both at the top level and in params.", name)
+            params[name] = value
+        gathered = {"params": params}
+        if "type" in data:
+            gathered["type"] = data["type"]
+        return gathered
+
+
+# ---- objects --------------------------------------------------------------------------
+
+
+class ResponseSchema(Schema):
+    object = fields.Constant("response")
+    id = fields.Integer()
+    item = fields.Integer(attribute="item_id")
+    status = fields.String()
+    approved = fields.Method("_approved", metadata={"type": "boolean", "nullable": True})
+    worker_id = fields.String()
+    data = fields.Dict()
+    submitted = UnixTime()
+    created = UnixTime()
+
+    def _approved(self, response: Any) -> bool | None:
+        """True or false once reviewed; null while the response awaits review."""
+        return {"approved": True, "rejected": False}.get(response.status)
+
+
+class HitblockSchema(Schema):
+    object = fields.Constant("hitblock")
+    id = fields.Integer()
+    type = fields.String()
+    title = fields.String()
+    description = fields.String()
+    status = fields.String()
+    created = UnixTime()
+    cost_per_item = Money()
+    total_spent = Money()
+    workers_per_item = fields.Integer()
+    currency = fields.String()
+    num_items = fields.Integer()
+    num_items_completed = fields.Integer()
+    template = fields.String()
+    labels = fields.List(fields.String(), allow_none=True)
+    callback_url = fields.String(allow_none=True)
+    lifetime_in_seconds = fields.Integer()
+    assignment_duration_in_seconds = fields.Integer()
+    auto_approval_delay_in_seconds = fields.Integer()
+    keywords = fields.String()
+    qualification_requirements = fields.List(fields.Nested(QualificationRequirementSchema))
+
+
+class ItemSchema(Schema):
+    object = fields.Constant("item")
+    id = fields.Integer()
+    hitblock = fields.Integer(attribute="hitblock_id")
+    type = fields.String()
+    status = fields.String()
+    created = UnixTime()
+    cost = Money()
+    currency = fields.Function(lambda item: item.hitblock.currency)
+    params = fields.Dict()
+    responses = fields.List(fields.Nested(ResponseSchema))
+
+
+class ListSchema(Schema):
+    object = fields.Constant("list")
+    url = fields.String()
+    has_more = fields.Boolean()
+
+
+class HitblockListSchema(ListSchema):
+    data = fields.List(fields.Nested(HitblockSchema))
+
+
+class ItemListSchema(ListSchema):
+    data = fields.List(fields.Nested(ItemSchema))
+
+
+class DeletedSchema(Schema):
+    deleted = fields.Boolean()
+    id = fields.Integer()
+
+
+class ItemBatchSchema(Schema):
+    object = fields.Constant("item_batch")
+    hitblock = fields.Integer()
+    count = fields.Integer()
+    item_ids = fields.List(fields.Integer(), metadata={"description": "In row order."})
+
+
+class ErrorDetailSchema(Schema):
+    type = fields.String()
+    message = fields.String()
+    param = fields.String(allow_none=True)
+    code = fields.String(allow_none=True)
+    errors = fields.List(fields.Dict(), metadata={"description": "Per-row errors of a batch."})
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorDetailSchema)

@@ -1,0 +1,51 @@
+"""Accounts and their API keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from app.auth import generate_key, hash_key
+from app.models import Account, ApiKey, utcnow
+from app.services import transaction
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    account_id: int
+    account_name: str
+    key: str
+
+
+def create_key(session: Session, account_name: str) -> IssuedKey:
+    """Create the account if it does not exist, and a new key for it (shown only now)."""
+    with transaction(session):
+        account = session.scalar(select(Account).where(Account.name == account_name))
+        if account is None:
+            account = Account(name=account_name)
+            session.add(account)
+        key = generate_key()
+        session.add(ApiKey(account=account, key_hash=hash_key(key), last4=key[-4:]))
+        session.flush()
+        return IssuedKey(account.id, account.name, key)
+
+
+def revoke_key(session: Session, key: str) -> bool:
+    """Revoke a key; False when no active key matches."""
+    with transaction(session):
+        api_key = session.scalar(
+            select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+        )
+        if api_key is None:
+            return False
+        api_key.revoked_at = utcnow()
+        return True
+
+
+def bootstrap_first_account(session: Session, account_name: str) -> IssuedKey | None:
+    """On an empty database, create the first account and key so the quick start just works."""
+    with transaction(session):
+        has_accounts = session.scalar(select(exists().select_from(Account)))
+    return None if has_accounts else create_key(session, account_name)

@@ -1,0 +1,135 @@
+"""Hitblocks: create, read, list, update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, undefer
+
+from app.errors import invalid, not_found
+from app.models import Hitblock, Item
+from app.pagination import Page, paginate
+from app.services import transaction
+from app.templates import HITBLOCK_TYPES, default_template, required_fields
+
+# Fields that shape the HITs; they can change only before anything is published.
+HIT_FIELDS = {
+    "title",
+    "description",
+    "cost_per_item",
+    "workers_per_item",
+    "currency",
+    "template",
+    "labels",
+    "lifetime_in_seconds",
+    "assignment_duration_in_seconds",
+    "auto_approval_delay_in_seconds",
+    "keywords",
+    "qualification_requirements",
+}
+
+
+def _with_counts() -> Any:
+    return (undefer(Hitblock.num_items), undefer(Hitblock.num_items_completed))  # type: ignore[attr-defined]
+
+
+def find_hitblock(
+    session: Session, account_id: int, hitblock_id: int, *, counts: bool = False
+) -> Hitblock:
+    """The account's hitblock, or the same 404 whether it is missing or someone else's."""
+    stmt = select(Hitblock).where(Hitblock.id == hitblock_id, Hitblock.account_id == account_id)
+    if counts:
+        stmt = stmt.options(*_with_counts())
+    hitblock = session.scalar(stmt)
+    if hitblock is None:
+        raise not_found("hitblock", hitblock_id)
+    return hitblock
+
+
+def create_hitblock(session: Session, account_id: int, fields: dict[str, Any]) -> Hitblock:
+    hitblock_type = HITBLOCK_TYPES[fields["type"]]
+    template = _template_for(hitblock_type.name, fields.get("template"), fields.get("labels"))
+    with transaction(session):
+        hitblock = Hitblock(account_id=account_id, **{**fields, "template": template})
+        session.add(hitblock)
+        session.flush()
+        hitblock_id = hitblock.id
+    return find_hitblock(session, account_id, hitblock_id, counts=True)
+
+
+def get_hitblock(session: Session, account_id: int, hitblock_id: int) -> Hitblock:
+    return find_hitblock(session, account_id, hitblock_id, counts=True)
+
+
+def list_hitblocks(session: Session, account_id: int, args: dict[str, Any]) -> Page[Hitblock]:
+    stmt = select(Hitblock).where(Hitblock.account_id == account_id).options(*_with_counts())
+    return paginate(session, stmt, Hitblock.id, args)
+
+
+def update_hitblock(
+    session: Session, account_id: int, hitblock_id: int, changes: dict[str, Any]
+) -> Hitblock:
+    with transaction(session):
+        hitblock = find_hitblock(session, account_id, hitblock_id)
+        if "type" in changes and changes["type"] != hitblock.type:
+            raise invalid("The type of a hitblock cannot change; create a new one.", "type")
+        changes.pop("type", None)
+        shaping = sorted(HIT_FIELDS & changes.keys())
+        if shaping and hitblock.status != "unlaunched":
+            raise invalid(
+                f"{shaping[0]} cannot change once the hitblock is {hitblock.status}.",
+                shaping[0],
+                code="hitblock_launched",
+            )
+        if "template" in changes or "labels" in changes:
+            template = changes.get("template")
+            if template is None and not _uses_default_template(hitblock):
+                template = hitblock.template
+            labels = changes.get("labels", hitblock.labels)
+            changes["template"] = _template_for(hitblock.type, template, labels)
+            _check_items_fit(session, hitblock, changes["template"])
+        for name, value in changes.items():
+            setattr(hitblock, name, value)
+    return find_hitblock(session, account_id, hitblock_id, counts=True)
+
+
+def _template_for(type_name: str, template: str | None, labels: list[str] | None) -> str:
+    """The template the hitblock will use: the requester's own, or the type's default."""
+    hitblock_type = HITBLOCK_TYPES[type_name]
+    if labels is not None and not hitblock_type.takes_labels:
+        raise invalid(f"labels apply only to classification types, not {type_name}.", "labels")
+    if template is not None:
+        return template
+    if hitblock_type.body is None:
+        raise invalid(f"A template is required for {type_name} hitblocks.", "template")
+    if hitblock_type.takes_labels and not labels:
+        raise invalid(
+            f"labels are required for {type_name} hitblocks that use the default template.",
+            "labels",
+        )
+    return default_template(hitblock_type, labels)
+
+
+def _uses_default_template(hitblock: Hitblock) -> bool:
+    """True when the hitblock kept its type's built-in template (so new labels rebuild it)."""
+    hitblock_type = HITBLOCK_TYPES[hitblock.type]
+    if hitblock_type.body is None:
+        return False
+    return hitblock.template == default_template(hitblock_type, hitblock.labels)
+
+
+def _check_items_fit(session: Session, hitblock: Hitblock, template: str) -> None:
+    """A new template may not ask existing items for fields they do not have."""
+    needed = required_fields(HITBLOCK_TYPES[hitblock.type], template)
+    if not needed:
+        return
+    params = session.scalars(
+        select(Item.params).where(Item.hitblock_id == hitblock.id, Item.status != "deleted")
+    )
+    for item_params in params:
+        missing = sorted(needed - item_params.keys())
+        if missing:
+            raise invalid(
+                f"The template needs {missing[0]}, which existing items do not have.", "template"
+            )

@@ -1,0 +1,250 @@
+"""Items: one at a time or in all-or-nothing batches; read, list, delete."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import ValidationError, validate
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, contains_eager, selectinload
+
+from app.errors import API_ERROR, ApiError, invalid, not_found
+from app.models import Hitblock, Item, utcnow
+from app.pagination import Page, paginate
+from app.schemas import ItemCreateSchema
+from app.services import transaction
+from app.services.hitblocks import find_hitblock
+from app.templates import HITBLOCK_TYPES, required_fields
+
+FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MAX_FIELDS = 100
+MAX_VALUE_LENGTH = 65_535
+_http_url = validate.URL(schemes={"http", "https"}, require_tld=False)
+_item_schema = ItemCreateSchema()
+
+
+@dataclass(frozen=True)
+class FieldError:
+    param: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ItemDraft:
+    type: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A batch row that could not even be read as fields (a CSV line of the wrong width)."""
+
+    message: str
+
+
+class InvalidItem(Exception):
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(errors[0].message)
+        self.errors = errors
+
+
+def load_row(raw: Any) -> dict[str, Any]:
+    """Read one batch row as ``ItemCreateSchema`` reads a single item's body."""
+    if isinstance(raw, BadRow):
+        raise InvalidItem([FieldError(None, raw.message)])
+    if not isinstance(raw, dict):
+        raise InvalidItem([FieldError(None, "An item must be an object of fields.")])
+    try:
+        return _item_schema.load(raw)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise InvalidItem(_field_errors(exc.messages)) from None
+
+
+def check_item(hitblock: Hitblock, loaded: dict[str, Any]) -> ItemDraft:
+    """Check a loaded item against its hitblock; raise InvalidItem listing every problem."""
+    hitblock_type = HITBLOCK_TYPES[hitblock.type]
+    item_type = loaded.get("type") or hitblock_type.item_type
+    errors: list[FieldError] = []
+    if item_type != hitblock_type.item_type:
+        errors.append(
+            FieldError(
+                "type",
+                f"{hitblock.type} hitblocks take {hitblock_type.item_type} items, not {item_type}.",
+            )
+        )
+    params: dict[str, Any] = loaded["params"]
+    if len(params) > MAX_FIELDS:
+        errors.append(FieldError("params", f"An item may have at most {MAX_FIELDS} fields."))
+    for name, value in params.items():
+        errors.extend(_check_value(name, value))
+    for name in sorted(required_fields(hitblock_type, hitblock.template)):
+        value = params.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            errors.append(FieldError(name, f"{name} is required by this hitblock's template."))
+    if hitblock_type.item_type == "image" and isinstance(params.get("image_url"), str):
+        try:
+            _http_url(params["image_url"])
+        except ValidationError:
+            errors.append(FieldError("image_url", "image_url must be an http or https URL."))
+    if errors:
+        raise InvalidItem(errors)
+    return ItemDraft(item_type, params)
+
+
+def _check_value(name: str, value: Any) -> list[FieldError]:
+    if not FIELD_NAME.match(name):
+        return [
+            FieldError(
+                name, f"{name!r} is not a field name (letters, digits and _, up to 64 long)."
+            )
+        ]
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return [FieldError(name, f"{name} must be a string or a number.")]
+    if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
+        return [FieldError(name, f"{name} is longer than {MAX_VALUE_LENGTH} characters.")]
+    return []
+
+
+def _field_errors(messages: Any) -> list[FieldError]:
+    if isinstance(messages, dict):
+        return [
+            FieldError(None if key == "_schema" else str(key), f"{key}: {' '.join(map(str, m))}")
+            for key, m in messages.items()
+        ]
+    return [FieldError(None, " ".join(map(str, messages)))]
+
+
+def _check_open(hitblock: Hitblock) -> None:
+    if hitblock.status in {"canceled", "completed"}:
+        raise invalid(
+            f"Hitblock {hitblock.id} is {hitblock.status} and takes no new items.",
+            code=f"hitblock_{hitblock.status}",
+        )
+
+
+def find_item(
+    session: Session, account_id: int, item_id: int, *, with_responses: bool = True
+) -> Item:
+    """The account's item (not deleted), or the same 404 as a missing one."""
+    stmt = (
+        select(Item)
+        .join(Item.hitblock)
+        .options(contains_eager(Item.hitblock))
+        .where(Item.id == item_id, Hitblock.account_id == account_id, Item.status != "deleted")
+    )
+    if with_responses:
+        stmt = stmt.options(selectinload(Item.responses))
+    item = session.scalar(stmt)
+    if item is None:
+        raise not_found("item", item_id)
+    return item
+
+
+def create_item(
+    session: Session, account_id: int, hitblock_id: int, fields: dict[str, Any]
+) -> Item:
+    with transaction(session):
+        hitblock = find_hitblock(session, account_id, hitblock_id)
+        _check_open(hitblock)
+        try:
+            draft = check_item(hitblock, fields)
+        except InvalidItem as exc:
+            first = exc.errors[0]
+            raise invalid(first.message, first.param) from None
+        item = Item(hitblock=hitblock, type=draft.type, params=draft.params)
+        session.add(item)
+        session.flush()
+        item_id = item.id
+    return find_item(session, account_id, item_id)
+
+
+def create_items_batch(
+    session: Session,
+    account_id: int,
+    hitblock_id: int,
+    rows: list[tuple[dict[str, int], Any]],
+    max_rows: int,
+) -> list[int]:
+    """Create every row as an item, or none: one bad row rejects the batch, listing each error.
+
+    ``rows`` pairs each row with where it came from (``{"index": i}`` or ``{"line": n}``).
+    """
+    if not rows:
+        raise invalid("The batch has no rows.", code="batch_empty")
+    if len(rows) > max_rows:
+        raise invalid(
+            f"The batch has {len(rows)} rows; at most {max_rows} are accepted per request.",
+            code="batch_too_large",
+        )
+    with transaction(session):
+        hitblock = find_hitblock(session, account_id, hitblock_id)
+        _check_open(hitblock)
+        drafts: list[ItemDraft] = []
+        errors: list[dict[str, Any]] = []
+        bad_rows = 0
+        for where, raw in rows:
+            try:
+                drafts.append(check_item(hitblock, load_row(raw)))
+            except InvalidItem as exc:
+                bad_rows += 1
+                errors.extend({**where, "param": e.param, "message": e.message} for e in exc.errors)
+        if errors:
+            raise ApiError(
+                400,
+                f"{bad_rows} of {len(rows)} rows are invalid; no item was created.",
+                code="batch_invalid",
+                extra={"errors": errors},
+            )
+        created = utcnow()
+        values = [
+            {
+                "hitblock_id": hitblock.id,
+                "type": draft.type,
+                "params": draft.params,
+                "status": "pending",
+                "cost": Decimal("0.00"),
+                "created": created,
+            }
+            for draft in drafts
+        ]
+        ids = list(
+            session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), values)
+        )
+    return ids
+
+
+def list_items(
+    session: Session, account_id: int, hitblock_id: int, args: dict[str, Any]
+) -> Page[Item]:
+    find_hitblock(session, account_id, hitblock_id)
+    stmt = (
+        select(Item)
+        .where(Item.hitblock_id == hitblock_id, Item.status != "deleted")
+        .options(selectinload(Item.responses))
+    )
+    return paginate(session, stmt, Item.id, args)
+
+
+def get_item(session: Session, account_id: int, item_id: int) -> Item:
+    return find_item(session, account_id, item_id)
+
+
+def delete_item(session: Session, account_id: int, item_id: int) -> dict[str, Any]:
+    """Mark the item deleted; its row and any responses stay, so no worker's work is lost."""
+    with transaction(session):
+        item = find_item(session, account_id, item_id, with_responses=False)
+        item.status = "deleted"
+    return {"deleted": True, "id": item_id}
+
+
+def post_item(session: Session, account_id: int, item_id: int) -> Item:
+    find_item(session, account_id, item_id, with_responses=False)
+    raise ApiError(
+        501,
+        "Publishing items to MTurk is not available in this version yet.",
+        type=API_ERROR,
+        code="not_implemented",
+    )

@@ -1,0 +1,118 @@
+"""``/v1/hitblocks``: the seed spells these paths singular and plural; both are served."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+
+from app.batch import read_batch_rows
+from app.extensions import db
+from app.parsing import ApiBlueprint
+from app.schemas import (
+    HitblockCreateSchema,
+    HitblockListSchema,
+    HitblockSchema,
+    HitblockUpdateSchema,
+    ItemBatchSchema,
+    ItemCreateSchema,
+    ItemListSchema,
+    ItemSchema,
+    ListArgsSchema,
+)
+from app.services import hitblocks, items
+from app.views import ID, account_id, as_list
+
+blp = ApiBlueprint(
+    "hitblocks", __name__, url_prefix="/v1", description="Hitblocks and the items in them."
+)
+
+
+@blp.routes("/hitblocks", "/hitblock", endpoint="hitblocks")
+class Hitblocks(MethodView):
+    @blp.arguments(ListArgsSchema, location="query")
+    @blp.response(200, HitblockListSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List hitblocks, newest first."""
+        return as_list(hitblocks.list_hitblocks(db.session, account_id(), args))
+
+    @blp.arguments(HitblockCreateSchema, location="body")
+    @blp.response(200, HitblockSchema)
+    def post(self, fields: dict[str, Any]) -> Any:
+        """Create a hitblock (JSON or form fields)."""
+        return hitblocks.create_hitblock(db.session, account_id(), fields)
+
+
+@blp.routes(f"/hitblocks/<{ID}:hitblock_id>", f"/hitblock/<{ID}:hitblock_id>", endpoint="hitblock")
+class HitblockById(MethodView):
+    @blp.response(200, HitblockSchema)
+    def get(self, hitblock_id: int) -> Any:
+        """Retrieve a hitblock."""
+        return hitblocks.get_hitblock(db.session, account_id(), hitblock_id)
+
+    @blp.arguments(HitblockUpdateSchema, location="body")
+    @blp.response(200, HitblockSchema)
+    def post(self, changes: dict[str, Any], hitblock_id: int) -> Any:
+        """Update a hitblock: only the fields sent change."""
+        return hitblocks.update_hitblock(db.session, account_id(), hitblock_id, changes)
+
+    @blp.arguments(HitblockUpdateSchema, location="body")
+    @blp.response(200, HitblockSchema)
+    def patch(self, changes: dict[str, Any], hitblock_id: int) -> Any:
+        """Update a hitblock (same as POST)."""
+        return hitblocks.update_hitblock(db.session, account_id(), hitblock_id, changes)
+
+
+@blp.routes(
+    f"/hitblocks/<{ID}:hitblock_id>/items", f"/hitblock/<{ID}:hitblock_id>/items", endpoint="items"
+)
+class HitblockItems(MethodView):
+    @blp.arguments(ListArgsSchema, location="query")
+    @blp.response(200, ItemListSchema)
+    def get(self, args: dict[str, Any], hitblock_id: int) -> Any:
+        """List a hitblock's items with their responses, newest first."""
+        return as_list(items.list_items(db.session, account_id(), hitblock_id, args))
+
+    @blp.arguments(ItemCreateSchema, location="body")
+    @blp.response(200, ItemSchema)
+    def post(self, fields: dict[str, Any], hitblock_id: int) -> Any:
+        """Create an item: its fields at the top level (as ``curl -d``) or under ``params``."""
+        return items.create_item(db.session, account_id(), hitblock_id, fields)
+
+
+BATCH_BODY = {
+    "required": True,
+    "description": "A JSON array of items, or CSV whose header names the item fields "
+    "(a text/csv body, or a multipart file field named `file`).",
+    "content": {
+        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        "text/csv": {"schema": {"type": "string"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+    },
+}
+
+
+@blp.routes(
+    f"/hitblocks/<{ID}:hitblock_id>/items/batch",
+    f"/hitblock/<{ID}:hitblock_id>/items/batch",
+    endpoint="items_batch",
+)
+class HitblockItemsBatch(MethodView):
+    @blp.doc(requestBody=BATCH_BODY)
+    @blp.response(200, ItemBatchSchema)
+    def post(self, hitblock_id: int) -> Any:
+        """Create many items at once, all or nothing; a bad row rejects the batch."""
+        item_ids = items.create_items_batch(
+            db.session,
+            account_id(),
+            hitblock_id,
+            read_batch_rows(request),
+            current_app.config["BATCH_MAX_ROWS"],
+        )
+        return {"hitblock": hitblock_id, "count": len(item_ids), "item_ids": item_ids}

@@ -1,0 +1,1 @@
+"""MTurk: the boto3 adapter, question/answer XML and the local MTurk-compatible service."""
