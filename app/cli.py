@@ -64,3 +64,7 @@ def revoke_key(key: str) -> None:
     if not accounts.revoke_key(db.session, key):
         raise click.ClickException("No active API key matches.")
     click.echo("Revoked.")
+
+
+if __name__ == "__main__":
+    main()

@@ -150,7 +150,7 @@ class Item(db.Model):
     cost: Mapped[Decimal] = mapped_column(Cents, default=Decimal("0.00"))
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    hitblock: Mapped[Hitblock] = relationship()
+    hitblock: Mapped[Hitblock] = relationship(lazy="raise_on_sql")
     responses: Mapped[list[Response]] = relationship(
         back_populates="item", order_by="Response.id", lazy="raise_on_sql"
     )

@@ -104,6 +104,19 @@ class ApiBlueprint(flask_smorest.Blueprint):
         "body": "application/json",
     }
 
+    def body(self, schema: type[Schema]) -> Callable[[Any], Any]:
+        """Read the body with ``schema``, documenting both JSON and form-encoded bodies."""
+        name = schema.__name__.removesuffix("Schema")
+        form = {"schema": {"$ref": f"#/components/schemas/{name}"}}
+
+        def decorator(view: Any) -> Any:
+            view = self.arguments(schema, location="body")(view)
+            return self.doc(requestBody={"content": {"application/x-www-form-urlencoded": form}})(
+                view
+            )
+
+        return decorator
+
     def routes(self, *rules: str, endpoint: str) -> Callable[[Any], Any]:
         """Serve one view under several paths (the seed spells some paths two ways)."""
 

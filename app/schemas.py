@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import (
+    INCLUDE,
     Schema,
     ValidationError,
     fields,
@@ -20,6 +21,7 @@ from app.templates import HITBLOCK_TYPES, ITEM_TYPES
 
 # Ranges MTurk documents for CreateHITType / CreateHITWithHITType.
 MIN_DURATION, MAX_DURATION = 30, 31_536_000
+MAX_ID = 2_147_483_647  # ids are 32-bit integers on every backend
 MAX_AUTO_APPROVAL_DELAY = 2_592_000
 COMPARATORS = [
     "LessThan",
@@ -54,6 +56,15 @@ class UnixTime(fields.Field):
         raise ValidationError("read-only")
 
 
+class WholeNumber(fields.Integer):
+    """An integer that refuses 1.5 and true instead of truncating them; "3" from a form is fine."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise self.make_error("invalid")
+        return super()._validated(value)  # type: ignore[no-any-return]
+
+
 def _cents(value: Decimal) -> None:
     if value <= 0:
         raise ValidationError("must be greater than 0.")
@@ -67,9 +78,9 @@ def _cents(value: Decimal) -> None:
 
 
 class ListArgsSchema(Schema):
-    limit = fields.Integer(load_default=10, validate=validate.Range(1, 100))
-    starting_after = fields.Integer(validate=validate.Range(min=1))
-    ending_before = fields.Integer(validate=validate.Range(min=1))
+    limit = WholeNumber(load_default=10, validate=validate.Range(1, 100))
+    starting_after = WholeNumber(validate=validate.Range(1, MAX_ID))
+    ending_before = WholeNumber(validate=validate.Range(1, MAX_ID))
 
     @post_load
     def _check_cursors(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -92,7 +103,7 @@ class QualificationRequirementSchema(Schema):
 
     qualification_type_id = fields.String(required=True, validate=[validate.Length(1, 64), HIT_ID])
     comparator = fields.String(required=True, validate=validate.OneOf(COMPARATORS))
-    integer_values = fields.List(fields.Integer(), validate=validate.Length(max=15))
+    integer_values = fields.List(WholeNumber(), validate=validate.Length(max=15))
     locale_values = fields.List(fields.Nested(LocaleSchema), validate=validate.Length(max=30))
     actions_guarded = fields.String(load_default="Accept", validate=validate.OneOf(ACTIONS_GUARDED))
 
@@ -116,7 +127,7 @@ class HitblockCreateSchema(Schema):
     title = fields.String(required=True, validate=validate.Length(1, 128))
     description = fields.String(load_default="", validate=validate.Length(max=2000))
     cost_per_item = fields.Decimal(required=True, validate=_cents, metadata={"type": "number"})
-    workers_per_item = fields.Integer(load_default=1, validate=validate.Range(1, 1000))
+    workers_per_item = WholeNumber(load_default=1, validate=validate.Range(1, 1000))
     currency = fields.String(load_default="usd", validate=validate.OneOf(["usd"]))
     template = fields.String(validate=validate.Length(1, 65_535))
     labels = fields.List(
@@ -126,13 +137,13 @@ class HitblockCreateSchema(Schema):
         allow_none=True, schemes={"http", "https"}, require_tld=False,
         validate=validate.Length(max=2048),
     )  # fmt: skip
-    lifetime_in_seconds = fields.Integer(
+    lifetime_in_seconds = WholeNumber(
         load_default=7 * 24 * 3600, validate=validate.Range(MIN_DURATION, MAX_DURATION)
     )
-    assignment_duration_in_seconds = fields.Integer(
+    assignment_duration_in_seconds = WholeNumber(
         load_default=3600, validate=validate.Range(MIN_DURATION, MAX_DURATION)
     )
-    auto_approval_delay_in_seconds = fields.Integer(
+    auto_approval_delay_in_seconds = WholeNumber(
         load_default=3 * 24 * 3600, validate=validate.Range(0, MAX_AUTO_APPROVAL_DELAY)
     )
     keywords = fields.String(load_default="", validate=validate.Length(max=1000))
@@ -161,24 +172,37 @@ class ItemCreateSchema(Schema):
     Every top-level name other than ``type`` and ``params`` is an item field.
     """
 
+    class Meta:
+        unknown = INCLUDE  # documents the open top level; pre_load moves those names into params
+
     type = fields.String(validate=validate.OneOf(ITEM_TYPES))
-    params = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict)
+    params = fields.Dict(
+        keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict
+    )
 
     @pre_load
     def _gather_params(self, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("params", {}), dict):
-            return data  # let the fields report the wrong type
-        params = dict(data.get("params", {}))
-        for name, value in data.items():
-            if name in {"type", "params"}:
-                continue
-            if name in params:
-                raise ValidationError("given both at the top level and in params.", name)
-            params[name] = value
-        gathered = {"params": params}
-        if "type" in data:
-            gathered["type"] = data["type"]
-        return gathered
+        return gather_item_fields(data)
+
+
+def gather_item_fields(data: Any) -> Any:
+    """Move an item's top-level fields into ``params``; leave ``type`` where it is.
+
+    Shared by the single-item schema and batch rows, which skip marshmallow for speed.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("params", {}), dict):
+        return data  # let the fields report the wrong type
+    params = dict(data.get("params", {}))
+    for name, value in data.items():
+        if name in {"type", "params"}:
+            continue
+        if name in params:
+            raise ValidationError("given both at the top level and in params.", name)
+        params[name] = value
+    gathered = {"params": params}
+    if "type" in data:
+        gathered["type"] = data["type"]
+    return gathered
 
 
 # ---- objects --------------------------------------------------------------------------

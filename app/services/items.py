@@ -9,12 +9,12 @@ from typing import Any
 
 from marshmallow import ValidationError, validate
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from app.errors import API_ERROR, ApiError, invalid, not_found
 from app.models import Hitblock, Item, utcnow
 from app.pagination import Page, paginate
-from app.schemas import ItemCreateSchema
+from app.schemas import gather_item_fields
 from app.services import transaction
 from app.services.hitblocks import find_hitblock
 from app.templates import HITBLOCK_TYPES, required_fields
@@ -23,7 +23,6 @@ FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_FIELDS = 100
 MAX_VALUE_LENGTH = 65_535
 _http_url = validate.URL(schemes={"http", "https"}, require_tld=False)
-_item_schema = ItemCreateSchema()
 
 
 @dataclass(frozen=True)
@@ -52,27 +51,46 @@ class InvalidItem(Exception):
 
 
 def load_row(raw: Any) -> dict[str, Any]:
-    """Read one batch row as ``ItemCreateSchema`` reads a single item's body."""
+    """Read one batch row into ``{"type", "params"}``, as ``ItemCreateSchema`` reads a body."""
     if isinstance(raw, BadRow):
         raise InvalidItem([FieldError(None, raw.message)])
     if not isinstance(raw, dict):
         raise InvalidItem([FieldError(None, "An item must be an object of fields.")])
     try:
-        return _item_schema.load(raw)  # type: ignore[no-any-return]
+        loaded = gather_item_fields(raw)
     except ValidationError as exc:
         raise InvalidItem(_field_errors(exc.messages)) from None
+    if not isinstance(loaded["params"], dict):
+        raise InvalidItem([FieldError("params", "params must be an object of fields.")])
+    if not isinstance(loaded.get("type", ""), str):
+        raise InvalidItem([FieldError("type", "type must be a string.")])
+    return loaded  # type: ignore[no-any-return]
 
 
-def check_item(hitblock: Hitblock, loaded: dict[str, Any]) -> ItemDraft:
-    """Check a loaded item against its hitblock; raise InvalidItem listing every problem."""
-    hitblock_type = HITBLOCK_TYPES[hitblock.type]
-    item_type = loaded.get("type") or hitblock_type.item_type
+@dataclass(frozen=True)
+class ItemRules:
+    """What a hitblock asks of its items, worked out once per request, not once per row."""
+
+    hitblock_type: str
+    item_type: str
+    required: tuple[str, ...]
+
+    @classmethod
+    def of(cls, hitblock: Hitblock) -> ItemRules:
+        hitblock_type = HITBLOCK_TYPES[hitblock.type]
+        required = tuple(sorted(required_fields(hitblock_type, hitblock.template)))
+        return cls(hitblock.type, hitblock_type.item_type, required)
+
+
+def check_item(rules: ItemRules, loaded: dict[str, Any]) -> ItemDraft:
+    """Check a loaded item against its hitblock's rules; raise InvalidItem listing every problem."""
+    item_type = loaded.get("type") or rules.item_type
     errors: list[FieldError] = []
-    if item_type != hitblock_type.item_type:
+    if item_type != rules.item_type:
         errors.append(
             FieldError(
                 "type",
-                f"{hitblock.type} hitblocks take {hitblock_type.item_type} items, not {item_type}.",
+                f"{rules.hitblock_type} hitblocks take {rules.item_type} items, not {item_type}.",
             )
         )
     params: dict[str, Any] = loaded["params"]
@@ -80,11 +98,11 @@ def check_item(hitblock: Hitblock, loaded: dict[str, Any]) -> ItemDraft:
         errors.append(FieldError("params", f"An item may have at most {MAX_FIELDS} fields."))
     for name, value in params.items():
         errors.extend(_check_value(name, value))
-    for name in sorted(required_fields(hitblock_type, hitblock.template)):
+    for name in rules.required:
         value = params.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             errors.append(FieldError(name, f"{name} is required by this hitblock's template."))
-    if hitblock_type.item_type == "image" and isinstance(params.get("image_url"), str):
+    if rules.item_type == "image" and isinstance(params.get("image_url"), str):
         try:
             _http_url(params["image_url"])
         except ValidationError:
@@ -150,7 +168,7 @@ def create_item(
         hitblock = find_hitblock(session, account_id, hitblock_id)
         _check_open(hitblock)
         try:
-            draft = check_item(hitblock, fields)
+            draft = check_item(ItemRules.of(hitblock), fields)
         except InvalidItem as exc:
             first = exc.errors[0]
             raise invalid(first.message, first.param) from None
@@ -185,9 +203,10 @@ def create_items_batch(
         drafts: list[ItemDraft] = []
         errors: list[dict[str, Any]] = []
         bad_rows = 0
+        rules = ItemRules.of(hitblock)
         for where, raw in rows:
             try:
-                drafts.append(check_item(hitblock, load_row(raw)))
+                drafts.append(check_item(rules, load_row(raw)))
             except InvalidItem as exc:
                 bad_rows += 1
                 errors.extend({**where, "param": e.param, "message": e.message} for e in exc.errors)
@@ -210,9 +229,9 @@ def create_items_batch(
             }
             for draft in drafts
         ]
-        ids = list(
-            session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), values)
-        )
+        # Core, not the ORM's bulk path: the same INSERT ... RETURNING at a third of the cost.
+        stmt = insert(Item.__table__).returning(Item.id, sort_by_parameter_order=True)
+        ids = list(session.connection().scalars(stmt, values))
     return ids
 
 
@@ -223,7 +242,7 @@ def list_items(
     stmt = (
         select(Item)
         .where(Item.hitblock_id == hitblock_id, Item.status != "deleted")
-        .options(selectinload(Item.responses))
+        .options(joinedload(Item.hitblock), selectinload(Item.responses))
     )
     return paginate(session, stmt, Item.id, args)
 

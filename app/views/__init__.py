@@ -7,8 +7,9 @@ from typing import Any
 from flask import g, request
 
 from app.pagination import Page
+from app.schemas import MAX_ID
 
-ID = "int(max=2147483647)"  # ids beyond a 32-bit integer cannot exist; answer 404, not 500
+ID = f"int(max={MAX_ID})"  # larger ids cannot exist: answer 404, not a database overflow
 
 
 def account_id() -> int:

@@ -37,7 +37,7 @@ class Hitblocks(MethodView):
         """List hitblocks, newest first."""
         return as_list(hitblocks.list_hitblocks(db.session, account_id(), args))
 
-    @blp.arguments(HitblockCreateSchema, location="body")
+    @blp.body(HitblockCreateSchema)
     @blp.response(200, HitblockSchema)
     def post(self, fields: dict[str, Any]) -> Any:
         """Create a hitblock (JSON or form fields)."""
@@ -51,13 +51,13 @@ class HitblockById(MethodView):
         """Retrieve a hitblock."""
         return hitblocks.get_hitblock(db.session, account_id(), hitblock_id)
 
-    @blp.arguments(HitblockUpdateSchema, location="body")
+    @blp.body(HitblockUpdateSchema)
     @blp.response(200, HitblockSchema)
     def post(self, changes: dict[str, Any], hitblock_id: int) -> Any:
         """Update a hitblock: only the fields sent change."""
         return hitblocks.update_hitblock(db.session, account_id(), hitblock_id, changes)
 
-    @blp.arguments(HitblockUpdateSchema, location="body")
+    @blp.body(HitblockUpdateSchema)
     @blp.response(200, HitblockSchema)
     def patch(self, changes: dict[str, Any], hitblock_id: int) -> Any:
         """Update a hitblock (same as POST)."""
@@ -74,7 +74,7 @@ class HitblockItems(MethodView):
         """List a hitblock's items with their responses, newest first."""
         return as_list(items.list_items(db.session, account_id(), hitblock_id, args))
 
-    @blp.arguments(ItemCreateSchema, location="body")
+    @blp.body(ItemCreateSchema)
     @blp.response(200, ItemSchema)
     def post(self, fields: dict[str, Any], hitblock_id: int) -> Any:
         """Create an item: its fields at the top level (as ``curl -d``) or under ``params``."""

@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from app.extensions import db
 from app.parsing import ApiBlueprint
-from app.schemas import DeletedSchema, ItemSchema
+from app.schemas import DeletedSchema, ErrorSchema, ItemSchema
 from app.services import items
 from app.views import ID, account_id
 
@@ -31,7 +31,9 @@ class ItemById(MethodView):
 @blp.routes(f"/item/<{ID}:item_id>/post", f"/items/<{ID}:item_id>/post", endpoint="item_post")
 class ItemPost(MethodView):
     @blp.response(200, ItemSchema)
-    @blp.alt_response(501, description="Publishing is not available in this version yet.")
+    @blp.alt_response(
+        501, schema=ErrorSchema, description="Publishing is not available in this version yet."
+    )
     def post(self, item_id: int) -> Any:
         """Publish the item to MTurk as a HIT."""
         return items.post_item(db.session, account_id(), item_id)

@@ -1,0 +1,137 @@
+"""Shared fixtures: an app on a freshly migrated SQLite file per test, accounts and keys."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.extensions import db
+from app.services.accounts import create_key
+
+POSTGRES_URL = os.environ.get(
+    "HITBLOCKS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head; each test gets a copy (faster than migrating each)."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "TESTING": True})
+    with app.app_context():
+        flask_migrate.upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app(migrated_sqlite: Path, tmp_path: Path) -> Iterator[Flask]:
+    path = tmp_path / "hitblocks.sqlite3"
+    shutil.copy(migrated_sqlite, path)
+    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "TESTING": True})
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def basic_auth(key: str) -> dict[str, str]:
+    """HTTP Basic with the key as username and no password, as the seed's ``curl -u KEY:``."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+def bearer_auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def new_key(app: Flask) -> Callable[[str], str]:
+    def make(account_name: str) -> str:
+        with app.app_context():
+            return create_key(db.session, account_name).key
+
+    return make
+
+
+@pytest.fixture
+def key(new_key: Callable[[str], str]) -> str:
+    return new_key("acme")
+
+
+@pytest.fixture
+def auth(key: str) -> dict[str, str]:
+    return basic_auth(key)
+
+
+@pytest.fixture
+def other_auth(new_key: Callable[[str], str]) -> dict[str, str]:
+    return basic_auth(new_key("globex"))
+
+
+HITBLOCK = {"type": "image-transcription", "title": "Receipts", "cost_per_item": 0.1}
+
+
+@pytest.fixture
+def make_hitblock(client: FlaskClient, auth: dict[str, str]) -> Callable[..., dict[str, Any]]:
+    def make(headers: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
+        response = client.post(
+            "/v1/hitblocks", json={**HITBLOCK, **fields}, headers=headers or auth
+        )
+        assert response.status_code == 200, response.json
+        return response.json  # type: ignore[no-any-return]
+
+    return make
+
+
+@pytest.fixture
+def hitblock(make_hitblock: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return make_hitblock()
+
+
+def postgres_available() -> bool:
+    try:
+        engine = create_engine(POSTGRES_URL)
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    if not postgres_available():
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL} (HITBLOCKS_TEST_POSTGRES_URL)")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database URL whose search_path is a fresh schema, dropped after the test."""
+    schema = "t_" + request.node.name.lower().replace("[", "_").replace("]", "")[:40]
+    schema = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in schema)
+    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in postgres_url else "?"
+    yield f"{postgres_url}{separator}options=-csearch_path%3D{schema}"
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()

@@ -1,0 +1,116 @@
+"""The quick start for real: ``hitblocks run`` in a subprocess, then the README's curl."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+Server = tuple[subprocess.Popen[str], queue.Queue[str], threading.Thread]
+
+
+def start(database: Path, port: int) -> Server:
+    env = {**os.environ, "HITBLOCKS_DATABASE_URL": f"sqlite:///{database}", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "run", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    stdout = process.stdout
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True)
+    reader.start()
+    return process, lines, reader
+
+
+def stop(server: Server) -> None:
+    process, _, reader = server
+    process.terminate()
+    process.wait(timeout=10)
+    reader.join(timeout=10)
+    assert process.stdout is not None
+    process.stdout.close()
+
+
+def read_until(lines: queue.Queue[str], marker: str, timeout: float = 30) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if marker in line:
+            return seen
+    pytest.fail(f"{marker!r} not printed; got:\n{''.join(seen)}")
+
+
+def get(url: str, key: str) -> tuple[int, dict]:
+    token = base64.b64encode(f"{key}:".encode()).decode()
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_first_start_migrates_prints_a_working_key_and_restart_keeps_it(tmp_path):
+    database = tmp_path / "quickstart.sqlite3"
+    port = free_port()
+    server = start(database, port)
+    lines = server[1]
+    try:
+        output = read_until(lines, "Running on")
+        curl = next(line for line in output if line.strip().startswith("curl "))
+        key = curl.split(" -u ")[1].strip().rstrip(":")
+        assert f"http://127.0.0.1:{port}/v1/hitblocks" in curl
+        status, body = get(f"http://127.0.0.1:{port}/v1/hitblocks", key)
+        assert (status, body["object"]) == (200, "list")
+        assert get(f"http://127.0.0.1:{port}/v1/hitblocks", "hb_wrong")[0] == 401
+    finally:
+        stop(server)
+
+    server = start(database, port)
+    lines = server[1]
+    try:
+        output = read_until(lines, "Running on")
+        assert not any("curl " in line for line in output), "a second start must not add a key"
+        assert get(f"http://127.0.0.1:{port}/v1/hitblocks", key)[0] == 200
+    finally:
+        stop(server)
+
+
+def test_wsgi_module_exposes_the_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("HITBLOCKS_DATABASE_URL", f"sqlite:///{tmp_path / 'wsgi.sqlite3'}")
+    sys.modules.pop("wsgi", None)
+    monkeypatch.syspath_prepend(str(ROOT))
+    import wsgi
+
+    response = wsgi.app.test_client().get("/v1/hitblocks")
+    assert response.status_code == 401
+    sys.modules.pop("wsgi", None)
