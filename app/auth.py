@@ -9,10 +9,10 @@ import secrets
 
 from flask import Request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.errors import AUTHENTICATION, ApiError
 from app.models import ApiKey
+from app.services import DbSession
 
 KEY_PREFIX = "hb_"
 CHALLENGE = 'Basic realm="Hitblocks API", Bearer realm="Hitblocks API"'
@@ -57,7 +57,7 @@ def presented_key(req: Request) -> str:
     return key
 
 
-def authenticate(session: Session, key: str) -> int:
+def authenticate(session: DbSession, key: str) -> int:
     """Return the account id that owns this active key."""
     account_id = session.scalar(
         select(ApiKey.account_id).where(

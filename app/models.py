@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -26,7 +26,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Base, db
+
+# db.Model is Base plus Flask-SQLAlchemy's mixins, made at run time; type checkers see Base.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
 # JSON everywhere; JSONB on PostgreSQL so that later queries can index into params.
 JsonType = JSON().with_variant(JSONB(), "postgresql")
@@ -87,7 +93,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
-class Account(db.Model):
+class Account(Model):
     __tablename__ = "accounts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -95,7 +101,7 @@ class Account(db.Model):
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ApiKey(db.Model):
+class ApiKey(Model):
     """An API key, kept only as its SHA-256 (keys are long random tokens, not passwords)."""
 
     __tablename__ = "api_keys"
@@ -110,7 +116,7 @@ class ApiKey(db.Model):
     account: Mapped[Account] = relationship()
 
 
-class Hitblock(db.Model):
+class Hitblock(Model):
     __tablename__ = "hitblocks"
     __table_args__ = (Index("ix_hitblocks_account_id_id", "account_id", "id"),)
 
@@ -135,7 +141,7 @@ class Hitblock(db.Model):
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Item(db.Model):
+class Item(Model):
     __tablename__ = "items"
     __table_args__ = (
         Index("ix_items_hitblock_id_id", "hitblock_id", "id"),
@@ -156,7 +162,7 @@ class Item(db.Model):
     )
 
 
-class Response(db.Model):
+class Response(Model):
     """One worker's answer to an item: one MTurk assignment."""
 
     __tablename__ = "responses"

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.services import DbSession
 
 T = TypeVar("T")
 
@@ -18,7 +20,10 @@ class Page(Generic[T]):
 
 
 def paginate(
-    session: Session, stmt: Select[Any], id_column: InstrumentedAttribute[int], args: dict[str, Any]
+    session: DbSession,
+    stmt: Select[Any],
+    id_column: InstrumentedAttribute[int],
+    args: dict[str, Any],
 ) -> Page[Any]:
     """One indexed range scan per page, whatever the page's depth (no OFFSET).
 

@@ -42,7 +42,9 @@ HIT_ID = validate.Regexp(r"^[A-Z0-9]+$", error="must contain only uppercase lett
 class Money(fields.Decimal):
     """Exact ``Decimal`` inside, a JSON number outside (as in the seed: ``"cost": 0.10``)."""
 
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> float | None:
+    def _serialize(  # type: ignore[override]
+        self, value: Any, attr: str | None, obj: Any, **kwargs: Any
+    ) -> float | None:
         return None if value is None else float(value)
 
 

@@ -1,4 +1,4 @@
-"""The code stays ruff-clean (lint and format), as CI would otherwise let drift in."""
+"""The code stays ruff-clean (lint and format) and type-checks, as CI would otherwise let drift in."""
 
 from __future__ import annotations
 
@@ -15,3 +15,10 @@ def test_ruff_check_and_format():
             [sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_on_app_and_mturk():
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "app", "mturk"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
 
 from app.auth import generate_key, hash_key
 from app.models import Account, ApiKey, utcnow
-from app.services import transaction
+from app.services import DbSession, transaction
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,7 @@ class IssuedKey:
     key: str
 
 
-def create_key(session: Session, account_name: str) -> IssuedKey:
+def create_key(session: DbSession, account_name: str) -> IssuedKey:
     """Create the account if it does not exist, and a new key for it (shown only now)."""
     with transaction(session):
         account = session.scalar(select(Account).where(Account.name == account_name))
@@ -32,7 +31,7 @@ def create_key(session: Session, account_name: str) -> IssuedKey:
         return IssuedKey(account.id, account.name, key)
 
 
-def revoke_key(session: Session, key: str) -> bool:
+def revoke_key(session: DbSession, key: str) -> bool:
     """Revoke a key; False when no active key matches."""
     with transaction(session):
         api_key = session.scalar(
@@ -44,7 +43,7 @@ def revoke_key(session: Session, key: str) -> bool:
         return True
 
 
-def bootstrap_first_account(session: Session, account_name: str) -> IssuedKey | None:
+def bootstrap_first_account(session: DbSession, account_name: str) -> IssuedKey | None:
     """On an empty database, create the first account and key so the quick start just works."""
     with transaction(session):
         has_accounts = session.scalar(select(exists().select_from(Account)))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import undefer
 
 from app.errors import invalid, not_found
 from app.models import Hitblock, Item
 from app.pagination import Page, paginate
-from app.services import transaction
+from app.services import DbSession, transaction
 from app.templates import HITBLOCK_TYPES, default_template, required_fields
 
 # Fields that shape the HITs; they can change only before anything is published.
@@ -35,7 +35,7 @@ def _with_counts() -> Any:
 
 
 def find_hitblock(
-    session: Session, account_id: int, hitblock_id: int, *, counts: bool = False
+    session: DbSession, account_id: int, hitblock_id: int, *, counts: bool = False
 ) -> Hitblock:
     """The account's hitblock, or the same 404 whether it is missing or someone else's."""
     stmt = select(Hitblock).where(Hitblock.id == hitblock_id, Hitblock.account_id == account_id)
@@ -47,7 +47,7 @@ def find_hitblock(
     return hitblock
 
 
-def create_hitblock(session: Session, account_id: int, fields: dict[str, Any]) -> Hitblock:
+def create_hitblock(session: DbSession, account_id: int, fields: dict[str, Any]) -> Hitblock:
     hitblock_type = HITBLOCK_TYPES[fields["type"]]
     template = _template_for(hitblock_type.name, fields.get("template"), fields.get("labels"))
     with transaction(session):
@@ -58,17 +58,17 @@ def create_hitblock(session: Session, account_id: int, fields: dict[str, Any]) -
     return find_hitblock(session, account_id, hitblock_id, counts=True)
 
 
-def get_hitblock(session: Session, account_id: int, hitblock_id: int) -> Hitblock:
+def get_hitblock(session: DbSession, account_id: int, hitblock_id: int) -> Hitblock:
     return find_hitblock(session, account_id, hitblock_id, counts=True)
 
 
-def list_hitblocks(session: Session, account_id: int, args: dict[str, Any]) -> Page[Hitblock]:
+def list_hitblocks(session: DbSession, account_id: int, args: dict[str, Any]) -> Page[Hitblock]:
     stmt = select(Hitblock).where(Hitblock.account_id == account_id).options(*_with_counts())
     return paginate(session, stmt, Hitblock.id, args)
 
 
 def update_hitblock(
-    session: Session, account_id: int, hitblock_id: int, changes: dict[str, Any]
+    session: DbSession, account_id: int, hitblock_id: int, changes: dict[str, Any]
 ) -> Hitblock:
     with transaction(session):
         hitblock = find_hitblock(session, account_id, hitblock_id)
@@ -119,7 +119,7 @@ def _uses_default_template(hitblock: Hitblock) -> bool:
     return hitblock.template == default_template(hitblock_type, hitblock.labels)
 
 
-def _check_items_fit(session: Session, hitblock: Hitblock, template: str) -> None:
+def _check_items_fit(session: DbSession, hitblock: Hitblock, template: str) -> None:
     """A new template may not ask existing items for fields they do not have."""
     needed = required_fields(HITBLOCK_TYPES[hitblock.type], template)
     if not needed:

@@ -9,13 +9,13 @@ from typing import Any
 
 from marshmallow import ValidationError, validate
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.errors import API_ERROR, ApiError, invalid, not_found
 from app.models import Hitblock, Item, utcnow
 from app.pagination import Page, paginate
 from app.schemas import gather_item_fields
-from app.services import transaction
+from app.services import DbSession, transaction
 from app.services.hitblocks import find_hitblock
 from app.templates import HITBLOCK_TYPES, required_fields
 
@@ -144,7 +144,7 @@ def _check_open(hitblock: Hitblock) -> None:
 
 
 def find_item(
-    session: Session, account_id: int, item_id: int, *, with_responses: bool = True
+    session: DbSession, account_id: int, item_id: int, *, with_responses: bool = True
 ) -> Item:
     """The account's item (not deleted), or the same 404 as a missing one."""
     stmt = (
@@ -162,7 +162,7 @@ def find_item(
 
 
 def create_item(
-    session: Session, account_id: int, hitblock_id: int, fields: dict[str, Any]
+    session: DbSession, account_id: int, hitblock_id: int, fields: dict[str, Any]
 ) -> Item:
     with transaction(session):
         hitblock = find_hitblock(session, account_id, hitblock_id)
@@ -180,7 +180,7 @@ def create_item(
 
 
 def create_items_batch(
-    session: Session,
+    session: DbSession,
     account_id: int,
     hitblock_id: int,
     rows: list[tuple[dict[str, int], Any]],
@@ -230,13 +230,13 @@ def create_items_batch(
             for draft in drafts
         ]
         # Core, not the ORM's bulk path: the same INSERT ... RETURNING at a third of the cost.
-        stmt = insert(Item.__table__).returning(Item.id, sort_by_parameter_order=True)
+        stmt = insert(Item).returning(Item.id, sort_by_parameter_order=True)
         ids = list(session.connection().scalars(stmt, values))
     return ids
 
 
 def list_items(
-    session: Session, account_id: int, hitblock_id: int, args: dict[str, Any]
+    session: DbSession, account_id: int, hitblock_id: int, args: dict[str, Any]
 ) -> Page[Item]:
     find_hitblock(session, account_id, hitblock_id)
     stmt = (
@@ -247,11 +247,11 @@ def list_items(
     return paginate(session, stmt, Item.id, args)
 
 
-def get_item(session: Session, account_id: int, item_id: int) -> Item:
+def get_item(session: DbSession, account_id: int, item_id: int) -> Item:
     return find_item(session, account_id, item_id)
 
 
-def delete_item(session: Session, account_id: int, item_id: int) -> dict[str, Any]:
+def delete_item(session: DbSession, account_id: int, item_id: int) -> dict[str, Any]:
     """Mark the item deleted; its row and any responses stay, so no worker's work is lost."""
     with transaction(session):
         item = find_item(session, account_id, item_id, with_responses=False)
@@ -259,7 +259,7 @@ def delete_item(session: Session, account_id: int, item_id: int) -> dict[str, An
     return {"deleted": True, "id": item_id}
 
 
-def post_item(session: Session, account_id: int, item_id: int) -> Item:
+def post_item(session: DbSession, account_id: int, item_id: int) -> Item:
     find_item(session, account_id, item_id, with_responses=False)
     raise ApiError(
         501,
