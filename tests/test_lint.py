@@ -1,4 +1,4 @@
-"""The code stays ruff-clean (lint and format) and type-checks, as CI would otherwise let drift in."""
+"""The code stays ruff-clean (lint and format) and type-checks under mypy."""
 
 from __future__ import annotations
 
