@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import FlaskGroup, ScriptInfo, routes_command, shell_command, with_appcontext
 from flask.cli import run_command as flask_run_command
 
 from app import create_app
-from app.bootstrap import ensure_schema, prepare
+from app.bootstrap import SchemaNotCurrent, ensure_schema, prepare
 from app.extensions import db
 from app.services import accounts
 
@@ -28,7 +29,10 @@ main.add_command(routes_command)
 def run_command(ctx: click.Context, **options: Any) -> None:
     """Migrate (on the default SQLite), create a first key on an empty database, then serve."""
     app = ctx.ensure_object(ScriptInfo).load_app()
-    issued = prepare(app)
+    try:
+        issued = prepare(app)
+    except SchemaNotCurrent as exc:
+        raise click.ClickException(str(exc)) from None
     if issued is not None:
         base = f"http://{options['host']}:{options['port']}"
         click.echo(f"Created the first account {issued.account_name!r} with this API key:")
@@ -48,12 +52,25 @@ def keys() -> None:
 @with_appcontext
 def create_key(account_name: str) -> None:
     """Create a new API key; the key alone is the last line of output."""
-    from flask import current_app
-
-    ensure_schema(current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        ensure_schema(current_app._get_current_object())  # type: ignore[attr-defined]
+    except SchemaNotCurrent as exc:
+        raise click.ClickException(str(exc)) from None
     issued = accounts.create_key(db.session, account_name)
     click.echo(f"API key for account {issued.account_name!r} (id {issued.account_id}):")
     click.echo(issued.key)
+
+
+@keys.command("list")
+@click.option("--account", "account_name", help="Only this account's keys.")
+@with_appcontext
+def list_keys(account_name: str | None) -> None:
+    """List keys by their last four characters (the keys themselves are not stored)."""
+    for row in accounts.list_keys(db.session, account_name):
+        state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+        click.echo(
+            f"{row.account_name}\t...{row.last4}\tcreated {row.created:%Y-%m-%d %H:%M}\t{state}"
+        )
 
 
 @keys.command("revoke")

@@ -111,6 +111,14 @@ def test_cli_keys_create_prints_the_key_last_and_revoke_works(app, client, monke
     assert again.exit_code != 0
     assert "No active API key" in again.output
 
+    listed = runner.invoke(main, ["keys", "list", "--account", "initech"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.strip().splitlines()
+    assert len(lines) == 2
+    assert f"...{key[-4:]}" in lines[0] and "revoked" in lines[0]
+    assert f"...{second_key[-4:]}" in lines[1] and "active" in lines[1]
+    assert key not in listed.output
+
 
 def test_two_keys_of_one_account_see_the_same_objects(client, new_key):
     first, second = new_key("acme"), new_key("acme")

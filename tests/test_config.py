@@ -37,3 +37,16 @@ def test_database_url_spellings():
     assert normalize_database_url("postgresql://a@b/c") == "postgresql+psycopg://a@b/c"
     assert normalize_database_url("postgresql+psycopg://a@b/c") == "postgresql+psycopg://a@b/c"
     assert normalize_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_a_database_behind_the_migrations_is_refused_unless_auto_migrate(tmp_path):
+    import pytest
+
+    from app.bootstrap import SchemaNotCurrent, prepare
+
+    url = f"sqlite:///{tmp_path / 'behind.sqlite3'}"
+    with pytest.raises(SchemaNotCurrent, match="hitblocks db upgrade"):
+        prepare(create_app({"DATABASE_URL": url, "AUTO_MIGRATE": False}))
+    issued = prepare(create_app({"DATABASE_URL": url}))  # SQLite migrates itself by default
+    assert issued is not None and issued.account_name == "default"
+    assert prepare(create_app({"DATABASE_URL": url, "AUTO_MIGRATE": False})) is None

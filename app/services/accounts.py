@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import exists, select
 
@@ -29,6 +30,24 @@ def create_key(session: DbSession, account_name: str) -> IssuedKey:
         session.add(ApiKey(account=account, key_hash=hash_key(key), last4=key[-4:]))
         session.flush()
         return IssuedKey(account.id, account.name, key)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    account_name: str
+    last4: str
+    created: datetime
+    revoked_at: datetime | None
+
+
+def list_keys(session: DbSession, account_name: str | None = None) -> list[KeyInfo]:
+    stmt = select(Account.name, ApiKey.last4, ApiKey.created, ApiKey.revoked_at).join(
+        ApiKey.account
+    )
+    if account_name is not None:
+        stmt = stmt.where(Account.name == account_name)
+    rows = session.execute(stmt.order_by(Account.name, ApiKey.id)).all()
+    return [KeyInfo(*row) for row in rows]
 
 
 def revoke_key(session: DbSession, key: str) -> bool:
