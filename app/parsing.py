@@ -35,9 +35,9 @@ class BodyParser(FlaskParser):
 
 def read_body(req: Request) -> Any:
     """The body as Python data: a JSON value, or form fields with Stripe's ``a[b]`` nesting."""
-    raw = req.get_data(cache=True)
     if req.mimetype in FORM_MIMETYPES:
         return nest_form_fields(req.form.items(multi=True))
+    raw = req.get_data(cache=True)
     if not raw.strip():
         return {}
     if core.is_json(req.mimetype) or not req.mimetype:
@@ -49,9 +49,14 @@ def read_body(req: Request) -> Any:
     )
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def parse_json(raw: bytes) -> Any:
+    """Strict JSON: NaN and Infinity are refused (no database could store them as JSON)."""
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise invalid(f"Invalid JSON body: {exc}", code="invalid_json") from exc
 

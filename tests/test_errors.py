@@ -83,6 +83,14 @@ def test_malformed_json_is_400(client, auth):
     assert error["code"] == "invalid_json"
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_standard_json_numbers_are_400(client, auth, hitblock, constant):
+    body = '{"image_url": "http://a.org/x.png", "n": ' + constant + "}"
+    path = f"/v1/hitblocks/{hitblock['id']}/items"
+    response = client.post(path, data=body, content_type="application/json", headers=auth)
+    assert assert_error(response, 400)["code"] == "invalid_json"
+
+
 def test_json_that_is_not_an_object_is_400(client, auth):
     assert_error(client.post("/v1/hitblocks", json=[1, 2], headers=auth), 400)
 
