@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
+from decimal import Decimal
 from typing import Any
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, routes_command, shell_command, with_appcontext
 from flask.cli import run_command as flask_run_command
+from werkzeug.serving import run_simple
 
 from app import create_app
 from app.bootstrap import SchemaNotCurrent, ensure_schema, prepare
 from app.extensions import db
 from app.services import accounts
+from mturk.local import KeepAliveHandler, create_local_app, serve_in_thread
 
 main = FlaskGroup(
     name="hitblocks",
@@ -33,6 +37,9 @@ def run_command(ctx: click.Context, **options: Any) -> None:
         issued = prepare(app)
     except SchemaNotCurrent as exc:
         raise click.ClickException(str(exc)) from None
+    serving = not options["reload"] or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+    if app.config["MTURK_ENDPOINT"] == "local" and serving:
+        _start_local_mturk(app)
     if issued is not None:
         base = f"http://{options['host']}:{options['port']}"
         click.echo(f"Created the first account {issued.account_name!r} with this API key:")
@@ -40,6 +47,41 @@ def run_command(ctx: click.Context, **options: Any) -> None:
         click.echo("It is stored hashed and will not be shown again. Try:")
         click.echo(f"  curl {base}/v1/hitblocks -u {issued.key}:")
     ctx.invoke(flask_run_command, **options)
+
+
+def _local_app(app: Flask) -> Flask:
+    return create_local_app(
+        app.config["MTURK_LOCAL_DATABASE_URL"], Decimal(str(app.config["MTURK_LOCAL_BALANCE"]))
+    )
+
+
+def _start_local_mturk(app: Flask) -> None:
+    host, port = app.config["MTURK_LOCAL_HOST"], int(app.config["MTURK_LOCAL_PORT"])
+    try:
+        server = serve_in_thread(_local_app(app), host, port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"The local MTurk service cannot listen on {host}:{port} ({exc}); "
+            "set HITBLOCKS_MTURK_LOCAL_PORT, or HITBLOCKS_MTURK_ENDPOINT to use another."
+        ) from None
+    base = f"http://{host}:{server.server_port}"
+    click.echo(f"Local MTurk service: requester API at {base}/ , worker site at {base}/worker")
+
+
+@main.command("mturk-local")
+@click.option("--host", default=None, help="Interface to listen on (HITBLOCKS_MTURK_LOCAL_HOST).")
+@click.option("--port", type=int, default=None, help="Port (HITBLOCKS_MTURK_LOCAL_PORT).")
+@with_appcontext
+def mturk_local_command(host: str | None, port: int | None) -> None:
+    """Run only the local MTurk-compatible service: requester API and worker site."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    host = host or app.config["MTURK_LOCAL_HOST"]
+    port = port if port is not None else int(app.config["MTURK_LOCAL_PORT"])
+    click.echo(
+        f"Local MTurk service: requester API at http://{host}:{port}/ , "
+        f"worker site at http://{host}:{port}/worker"
+    )
+    run_simple(host, port, _local_app(app), threaded=True, request_handler=KeepAliveHandler)
 
 
 @main.group("keys")

@@ -24,6 +24,20 @@ class DefaultConfig:
     # Name of the account created on first start with an empty database.
     BOOTSTRAP_ACCOUNT = "default"
 
+    # Which MTurk endpoint publishes HITs: local (the bundled service), sandbox, production,
+    # or the URL of any service that speaks the Requester API.
+    MTURK_ENDPOINT = "local"
+    MTURK_LOCAL_HOST = "127.0.0.1"
+    MTURK_LOCAL_PORT = 5001
+    # Empty means "a SQLite file in the instance folder".
+    MTURK_LOCAL_DATABASE_URL = ""
+    MTURK_LOCAL_BALANCE = "10000.00"
+    MTURK_REGION = "us-east-1"
+    # Tries per MTurk call, retries included (botocore's standard mode: throttling and 5xx).
+    MTURK_MAX_ATTEMPTS = 5
+    # MTurk calls in flight at once when a whole hitblock is published.
+    MTURK_CONCURRENCY = 8
+
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     JSON_SORT_KEYS = False
 
@@ -46,6 +60,11 @@ def configure(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
         url = "sqlite:///" + os.path.join(app.instance_path, "hitblocks.sqlite3")
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(url)
+    local_url = str(app.config["MTURK_LOCAL_DATABASE_URL"] or "")
+    if not local_url:
+        os.makedirs(app.instance_path, exist_ok=True)
+        local_url = "sqlite:///" + os.path.join(app.instance_path, "mturk-local.sqlite3")
+    app.config["MTURK_LOCAL_DATABASE_URL"] = normalize_database_url(local_url)
     if app.config["AUTO_MIGRATE"] is None:
         app.config["AUTO_MIGRATE"] = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
 

@@ -7,6 +7,8 @@ from typing import Any
 from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
+from mturk.gateway import MTurkError, MTurkUnavailable
+
 INVALID_REQUEST = "invalid_request_error"
 AUTHENTICATION = "authentication_error"
 RATE_LIMIT = "rate_limit_error"
@@ -109,3 +111,17 @@ def first_message(messages: Any) -> tuple[str | None, str]:
         return None, str(text)
     param = path[0] + "".join(f"[{part}]" for part in path[1:])
     return param, f"Invalid {param}: {text}"
+
+
+def mturk_error(error: MTurkError) -> ApiError:
+    """MTurk's outage is a 503 to retry later; its refusal a 400 that carries MTurk's reason."""
+    if isinstance(error, MTurkUnavailable):
+        return ApiError(
+            503,
+            f"MTurk is unavailable; nothing was lost, try again later. ({error.message})",
+            type=API_ERROR,
+            code="mturk_unavailable",
+        )
+    return ApiError(
+        400, f"MTurk refused the request: {error.message} [{error.code}]", code="mturk_rejected"
+    )

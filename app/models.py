@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from app.extensions import Base, db
+from mturk.sqlite import apply_sqlite_pragmas
 
 # db.Model is Base plus Flask-SQLAlchemy's mixins, made at run time; type checkers see Base.
 if TYPE_CHECKING:
@@ -82,15 +82,7 @@ class Cents(TypeDecorator[Decimal]):
         return (Decimal(value) / 100).quantize(Decimal("0.01"))
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """Enforce foreign keys and let readers and one writer work side by side on SQLite."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
+event.listen(Engine, "connect", apply_sqlite_pragmas)
 
 
 class Account(Model):
@@ -139,6 +131,8 @@ class Hitblock(Model):
     qualification_requirements: Mapped[list[dict[str, Any]]] = mapped_column(JsonType)
     total_spent: Mapped[Decimal] = mapped_column(Cents, default=Decimal("0.00"))
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # MTurk's HIT type for this hitblock (also its HIT group), made on first publish.
+    hit_type_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Item(Model):
@@ -155,6 +149,10 @@ class Item(Model):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     cost: Mapped[Decimal] = mapped_column(Cents, default=Decimal("0.00"))
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Stored before CreateHIT is called, so a retry after a crash finds the same HIT.
+    unique_request_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    hit_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     hitblock: Mapped[Hitblock] = relationship(lazy="raise_on_sql")
     responses: Mapped[list[Response]] = relationship(

@@ -255,7 +255,12 @@ class ItemSchema(Schema):
     id = fields.Integer()
     hitblock = fields.Integer(attribute="hitblock_id")
     type = fields.String()
-    status = fields.String()
+    status = fields.String(
+        metadata={"enum": ["pending", "published", "completed", "expired"]},
+    )
+    hit_id = fields.String(
+        allow_none=True, metadata={"description": "MTurk's HITId, once published."}
+    )
     created = UnixTime()
     cost = Money()
     currency = fields.Function(lambda item: item.hitblock.currency)
@@ -275,6 +280,28 @@ class HitblockListSchema(ListSchema):
 
 class ItemListSchema(ListSchema):
     data = fields.List(fields.Nested(ItemSchema))
+
+
+class HITSchema(Schema):
+    """The seed's HIT object, answered when an item is posted."""
+
+    object = fields.Constant("HIT")
+    id = fields.String(attribute="hit_id", metadata={"description": "MTurk's HITId."})
+    url = fields.String(metadata={"description": "Where a worker previews the HIT."})
+    service = fields.Constant("AMT")
+    status = fields.Constant("published")
+    created = UnixTime()
+    item = fields.Nested(ItemSchema)
+
+
+class HitblockPublicationSchema(Schema):
+    object = fields.Constant("hitblock_publication")
+    hitblock = fields.Nested(HitblockSchema)
+    published = fields.List(fields.Integer(), metadata={"description": "Items published now."})
+    failed = fields.List(
+        fields.Dict(),
+        metadata={"description": "Items left pending, each with its error; post again."},
+    )
 
 
 class DeletedSchema(Schema):

@@ -122,3 +122,16 @@ def required_fields(hitblock_type: HitblockType, template: str) -> set[str]:
 def _escape_literal(text: str) -> str:
     """HTML-escape text baked into a template, so that it cannot form a ``${field}`` either."""
     return html.escape(text, quote=True).replace("$", "&#36;")
+
+
+def render(hitblock_type: HitblockType, template: str, params: dict[str, object]) -> str:
+    """Fill every ``${field}`` with the item's value, HTML-escaped; an optional field the item
+    left out becomes empty."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in params and name in hitblock_type.optional_fields:
+            return ""
+        return html.escape(str(params[name]), quote=True)
+
+    return PLACEHOLDER.sub(value, template)

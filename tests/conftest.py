@@ -6,6 +6,7 @@ import base64
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.extensions import db
 from app.services.accounts import create_key
+from mturk.client import make_client, resolve_endpoint
+from mturk.local import create_local_app, faults, serve_in_thread
+from mturk.local.protocol import Faults
 
 POSTGRES_URL = os.environ.get(
     "HITBLOCKS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -135,3 +139,40 @@ def postgres_schema_url(postgres_url: str, request: pytest.FixtureRequest) -> It
     with engine.connect() as connection:
         connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     engine.dispose()
+
+
+# ---- the local MTurk service ------------------------------------------------------------
+
+
+@dataclass
+class LocalMTurk:
+    """A local MTurk service on a loopback port, and a real boto3 client pointed at it."""
+
+    url: str
+    app: Flask
+    client: Any
+
+    @property
+    def faults(self) -> Faults:
+        return faults(self.app)
+
+
+@pytest.fixture
+def mturk_local(tmp_path: Path) -> Iterator[LocalMTurk]:
+    local_app = create_local_app(f"sqlite:///{tmp_path / 'mturk-local.sqlite3'}")
+    server = serve_in_thread(local_app, "127.0.0.1", 0, poll_interval=0.05)
+    url = f"http://127.0.0.1:{server.server_port}"
+    client = make_client(resolve_endpoint(url, url), max_attempts=3)
+    yield LocalMTurk(url, local_app, client)
+    server.shutdown()
+    server.server_close()
+    client.close()  # type: ignore[attr-defined]
+    local_app.extensions["mturk_local_store"].dispose()
+
+
+@pytest.fixture
+def publishing(app: Flask, mturk_local: LocalMTurk) -> LocalMTurk:
+    """The API app publishing to the local MTurk service of this test."""
+    app.config["MTURK_ENDPOINT"] = mturk_local.url
+    app.config["MTURK_MAX_ATTEMPTS"] = 3
+    return mturk_local

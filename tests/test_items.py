@@ -174,15 +174,6 @@ def test_delete_item_then_it_is_404_everywhere(app, client, auth, hitblock):
     assert count_items(app) == 1  # kept, so responses that arrive later are never lost
 
 
-def test_post_item_is_501_until_publishing_exists(app, client, auth, hitblock):
-    item = client.post(f"/v1/hitblocks/{hitblock['id']}/items", json=SEED_ITEM, headers=auth).json
-    for path in (f"/v1/item/{item['id']}/post", f"/v1/items/{item['id']}/post"):
-        error = assert_error(client.post(path, headers=auth), 501, "api_error")
-        assert error["code"] == "not_implemented"
-    assert client.get(f"/v1/item/{item['id']}", headers=auth).json["status"] == "pending"
-    assert_error(client.post("/v1/item/999999/post", headers=auth), 404)
-
-
 def test_another_accounts_item_is_404(client, auth, other_auth, hitblock):
     item = client.post(f"/v1/hitblocks/{hitblock['id']}/items", json=SEED_ITEM, headers=auth).json
     for method, path in [

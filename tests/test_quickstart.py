@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -28,8 +29,14 @@ def free_port() -> int:
 Server = tuple[subprocess.Popen[str], queue.Queue[str], threading.Thread]
 
 
-def start(database: Path, port: int) -> Server:
-    env = {**os.environ, "HITBLOCKS_DATABASE_URL": f"sqlite:///{database}", "PYTHONUNBUFFERED": "1"}
+def start(database: Path, port: int, mturk_port: int) -> Server:
+    env = {
+        **os.environ,
+        "HITBLOCKS_DATABASE_URL": f"sqlite:///{database}",
+        "HITBLOCKS_MTURK_LOCAL_DATABASE_URL": f"sqlite:///{database.parent / 'mturk.sqlite3'}",
+        "HITBLOCKS_MTURK_LOCAL_PORT": str(mturk_port),
+        "PYTHONUNBUFFERED": "1",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "run", "--port", str(port)],
         cwd=ROOT,
@@ -69,9 +76,10 @@ def read_until(lines: queue.Queue[str], marker: str, timeout: float = 30) -> lis
     pytest.fail(f"{marker!r} not printed; got:\n{''.join(seen)}")
 
 
-def get(url: str, key: str) -> tuple[int, dict]:
+def get(url: str, key: str, form: dict[str, str] | None = None) -> tuple[int, dict]:
     token = base64.b64encode(f"{key}:".encode()).decode()
-    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Authorization": f"Basic {token}"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.load(response)
@@ -81,21 +89,37 @@ def get(url: str, key: str) -> tuple[int, dict]:
 
 def test_first_start_migrates_prints_a_working_key_and_restart_keeps_it(tmp_path):
     database = tmp_path / "quickstart.sqlite3"
-    port = free_port()
-    server = start(database, port)
+    port, mturk_port = free_port(), free_port()
+    server = start(database, port, mturk_port)
     lines = server[1]
     try:
         output = read_until(lines, "Running on")
+        worker_site = f"http://127.0.0.1:{mturk_port}/worker"
+        assert any(worker_site in line for line in output), "the worker site URL is printed"
+        with urllib.request.urlopen(worker_site, timeout=10) as page:
+            assert "Worker ID" in page.read().decode()
         curl = next(line for line in output if line.strip().startswith("curl "))
         key = curl.split(" -u ")[1].strip().rstrip(":")
         assert f"http://127.0.0.1:{port}/v1/hitblocks" in curl
         status, body = get(f"http://127.0.0.1:{port}/v1/hitblocks", key)
         assert (status, body["object"]) == (200, "list")
         assert get(f"http://127.0.0.1:{port}/v1/hitblocks", "hb_wrong")[0] == 401
+
+        # The whole loop on one machine: the item becomes a HIT on the bundled MTurk service.
+        api = f"http://127.0.0.1:{port}/v1"
+        hitblock = {"type": "image-transcription", "title": "Receipts", "cost_per_item": "0.10"}
+        status, created = get(f"{api}/hitblocks", key, hitblock)
+        assert status == 200, created
+        image = {"type": "image", "image_url": "https://example.org/r.jpg"}
+        status, item = get(f"{api}/hitblocks/{created['id']}/items", key, image)
+        assert status == 200, item
+        status, hit = get(f"{api}/item/{item['id']}/post", key, {})
+        assert status == 200, hit
+        assert hit["url"] == f"http://127.0.0.1:{mturk_port}/worker/hits/{hit['id']}"
     finally:
         stop(server)
 
-    server = start(database, port)
+    server = start(database, port, mturk_port)
     lines = server[1]
     try:
         output = read_until(lines, "Running on")

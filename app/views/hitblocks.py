@@ -9,10 +9,12 @@ from flask.views import MethodView
 
 from app.batch import read_batch_rows
 from app.extensions import db
+from app.gateway import mturk_gateway
 from app.parsing import ApiBlueprint
 from app.schemas import (
     HitblockCreateSchema,
     HitblockListSchema,
+    HitblockPublicationSchema,
     HitblockSchema,
     HitblockUpdateSchema,
     ItemBatchSchema,
@@ -21,7 +23,7 @@ from app.schemas import (
     ItemSchema,
     ListArgsSchema,
 )
-from app.services import hitblocks, items
+from app.services import hitblocks, items, publishing
 from app.views import ID, account_id, as_list
 
 blp = ApiBlueprint(
@@ -116,3 +118,19 @@ class HitblockItemsBatch(MethodView):
             current_app.config["BATCH_MAX_ROWS"],
         )
         return {"hitblock": hitblock_id, "count": len(item_ids), "item_ids": item_ids}
+
+
+@blp.routes(
+    f"/hitblocks/<{ID}:hitblock_id>/post", f"/hitblock/<{ID}:hitblock_id>/post", endpoint="post"
+)
+class HitblockPost(MethodView):
+    @blp.response(200, HitblockPublicationSchema)
+    def post(self, hitblock_id: int) -> Any:
+        """Publish every pending item as a HIT and set the hitblock in progress."""
+        return publishing.post_hitblock(
+            db.session,
+            mturk_gateway(),
+            account_id(),
+            hitblock_id,
+            current_app.config["MTURK_CONCURRENCY"],
+        )

@@ -7,9 +7,10 @@ from typing import Any
 from flask.views import MethodView
 
 from app.extensions import db
+from app.gateway import mturk_gateway
 from app.parsing import ApiBlueprint
-from app.schemas import DeletedSchema, ErrorSchema, ItemSchema
-from app.services import items
+from app.schemas import DeletedSchema, HITSchema, ItemSchema
+from app.services import items, publishing
 from app.views import ID, account_id
 
 blp = ApiBlueprint("items", __name__, url_prefix="/v1", description="Items and their responses.")
@@ -24,16 +25,13 @@ class ItemById(MethodView):
 
     @blp.response(200, DeletedSchema)
     def delete(self, item_id: int) -> Any:
-        """Delete an item; it answers 404 afterwards."""
-        return items.delete_item(db.session, account_id(), item_id)
+        """Delete an item (a published one's HIT is expired); it answers 404 afterwards."""
+        return items.delete_item(db.session, mturk_gateway(), account_id(), item_id)
 
 
 @blp.routes(f"/item/<{ID}:item_id>/post", f"/items/<{ID}:item_id>/post", endpoint="item_post")
 class ItemPost(MethodView):
-    @blp.response(200, ItemSchema)
-    @blp.alt_response(
-        501, schema=ErrorSchema, description="Publishing is not available in this version yet."
-    )
+    @blp.response(200, HITSchema)
     def post(self, item_id: int) -> Any:
-        """Publish the item to MTurk as a HIT."""
-        return items.post_item(db.session, account_id(), item_id)
+        """Publish the item to MTurk as a HIT (posting it again answers the same HIT)."""
+        return publishing.post_item(db.session, mturk_gateway(), account_id(), item_id)

@@ -1,0 +1,246 @@
+"""Publishing: items become HITs on the MTurk endpoint, exactly once each.
+
+Never two HITs for one item: each item's ``UniqueRequestToken`` is stored (and committed)
+before CreateHITWithHITType is called. If the process dies after MTurk answered and before
+our commit, the next attempt sends the same token, MTurk answers "already exists" with the
+HIT's id, and we record that HIT instead of making another.
+"""
+
+from __future__ import annotations
+
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from app.errors import ApiError, invalid, mturk_error
+from app.models import Hitblock, Item, utcnow
+from app.services import DbSession, transaction
+from app.services.hitblocks import find_hitblock
+from app.services.items import find_item
+from app.templates import HITBLOCK_TYPES, render
+from mturk.fees import hit_cost
+from mturk.gateway import CreatedHit, HitTypeSpec, MTurkError, MTurkGateway
+from mturk.questions import MAX_QUESTION_BYTES, html_question
+
+CLOSED_STATUSES = {"paused", "canceled"}
+
+
+@dataclass(frozen=True)
+class PublishedHit:
+    """The seed's ``HIT`` object: where workers find the item's HIT, and the item."""
+
+    hit_id: str
+    url: str
+    created: datetime
+    item: Item
+    object: str = "HIT"
+    service: str = "AMT"
+    status: str = "published"
+
+
+@dataclass(frozen=True)
+class HitblockPublication:
+    hitblock: Hitblock
+    published: list[int]
+    failed: list[dict[str, Any]]
+    object: str = "hitblock_publication"
+
+
+def question_for(hitblock: Hitblock, item: Item) -> str:
+    html = render(HITBLOCK_TYPES[hitblock.type], hitblock.template, item.params)
+    question = html_question(html)
+    if len(question.encode()) > MAX_QUESTION_BYTES:
+        raise invalid(
+            f"Item {item.id} renders to more than MTurk's {MAX_QUESTION_BYTES} bytes per "
+            "question; shorten its fields or the template.",
+            code="question_too_large",
+        )
+    return question
+
+
+def _published_hit(gateway: MTurkGateway, item: Item) -> PublishedHit:
+    assert item.hit_id is not None and item.published is not None
+    group_id = item.hitblock.hit_type_id or ""
+    url = gateway.preview_url(item.hit_id, group_id)
+    return PublishedHit(item.hit_id, url, item.published, item)
+
+
+def _check_open(hitblock: Hitblock) -> None:
+    if hitblock.status in CLOSED_STATUSES:
+        raise invalid(
+            f"Hitblock {hitblock.id} is {hitblock.status}; nothing is published from it.",
+            code=f"hitblock_{hitblock.status}",
+        )
+
+
+def _ensure_hit_type(session: DbSession, gateway: MTurkGateway, hitblock: Hitblock) -> str:
+    """One HIT type per hitblock, created on first publish (MTurk's create is idempotent)."""
+    if hitblock.hit_type_id is None:
+        hitblock.hit_type_id = gateway.create_hit_type(
+            HitTypeSpec(
+                title=hitblock.title,
+                description=hitblock.description or hitblock.title,
+                reward=hitblock.cost_per_item,
+                assignment_duration=hitblock.assignment_duration_in_seconds,
+                auto_approval_delay=hitblock.auto_approval_delay_in_seconds,
+                keywords=hitblock.keywords,
+                qualification_requirements=hitblock.qualification_requirements,
+            )
+        )
+    return hitblock.hit_type_id
+
+
+def _check_funds(gateway: MTurkGateway, hitblock: Hitblock, count: int) -> None:
+    needed = hit_cost(hitblock.cost_per_item, hitblock.workers_per_item) * count
+    available = gateway.available_balance()
+    if available < needed:
+        raise invalid(
+            f"Publishing {count} item(s) can cost ${needed} (rewards and MTurk's fees), "
+            f"but the MTurk balance is ${available}. Nothing was published.",
+            code="insufficient_funds",
+        )
+
+
+def _assign_tokens(items: list[Item]) -> None:
+    """A token per item, derived from its id and kept: every retry reuses it."""
+    for item in items:
+        if item.unique_request_token is None:
+            item.unique_request_token = f"hb-{item.id}-{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True)
+class HitRequest:
+    """Plain values for one CreateHITWithHITType, safe to hand to a worker thread."""
+
+    item_id: int
+    token: str
+    question: str
+    hit_type_id: str
+    max_assignments: int
+    lifetime: int
+
+    @classmethod
+    def of(cls, hitblock: Hitblock, item: Item, question: str) -> HitRequest:
+        assert hitblock.hit_type_id is not None and item.unique_request_token is not None
+        return cls(
+            item.id,
+            item.unique_request_token,
+            question,
+            hitblock.hit_type_id,
+            hitblock.workers_per_item,
+            hitblock.lifetime_in_seconds,
+        )
+
+    def send(self, gateway: MTurkGateway) -> CreatedHit:
+        return gateway.create_hit(
+            hit_type_id=self.hit_type_id,
+            question=self.question,
+            max_assignments=self.max_assignments,
+            lifetime=self.lifetime,
+            annotation=f"hitblocks:item:{self.item_id}",
+            token=self.token,
+        )
+
+
+def _record(session: DbSession, hitblock: Hitblock, published: dict[int, str]) -> None:
+    now = utcnow()
+    if published:
+        session.execute(
+            update(Item),
+            [
+                {"id": item_id, "hit_id": hit_id, "status": "published", "published": now}
+                for item_id, hit_id in published.items()
+            ],
+        )
+        if hitblock.status == "unlaunched":
+            hitblock.status = "in_progress"
+
+
+def post_item(
+    session: DbSession, gateway: MTurkGateway, account_id: int, item_id: int
+) -> PublishedHit:
+    """Publish one item; posting an item already published answers its HIT again."""
+    item = find_item(session, account_id, item_id)
+    if item.hit_id is None:
+        hitblock = item.hitblock
+        _check_open(hitblock)
+        question = question_for(hitblock, item)
+        try:
+            with transaction(session):
+                _check_funds(gateway, hitblock, 1)
+                _ensure_hit_type(session, gateway, hitblock)
+                _assign_tokens([item])
+            created = HitRequest.of(hitblock, item, question).send(gateway)
+        except MTurkError as error:
+            raise mturk_error(error) from error
+        with transaction(session):
+            _record(session, hitblock, {item_id: created.hit_id})
+        item = find_item(session, account_id, item_id)
+    return _published_hit(gateway, item)
+
+
+def post_hitblock(
+    session: DbSession,
+    gateway: MTurkGateway,
+    account_id: int,
+    hitblock_id: int,
+    concurrency: int,
+) -> HitblockPublication:
+    """Publish every pending item of a hitblock: one balance check, one HIT type, then one
+    CreateHITWithHITType per item, at most ``concurrency`` in flight."""
+    hitblock = find_hitblock(session, account_id, hitblock_id)
+    _check_open(hitblock)
+    pending = list(
+        session.scalars(
+            select(Item)
+            .where(Item.hitblock_id == hitblock.id, Item.status == "pending")
+            .order_by(Item.id)
+        )
+    )
+    questions = {item.id: question_for(hitblock, item) for item in pending}
+    requests: list[HitRequest] = []
+    if pending:
+        try:
+            with transaction(session):
+                _check_funds(gateway, hitblock, len(pending))
+                _ensure_hit_type(session, gateway, hitblock)
+                _assign_tokens(pending)
+                session.flush()
+                requests = [HitRequest.of(hitblock, item, questions[item.id]) for item in pending]
+        except MTurkError as error:
+            raise mturk_error(error) from error
+
+    def attempt(request: HitRequest) -> CreatedHit | MTurkError:
+        try:
+            return request.send(gateway)
+        except MTurkError as error:
+            return error
+
+    published: dict[int, str] = {}
+    failed: list[dict[str, Any]] = []
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for request, outcome in zip(requests, pool.map(attempt, requests), strict=True):
+            if isinstance(outcome, CreatedHit):
+                published[request.item_id] = outcome.hit_id
+            else:
+                failed.append(
+                    {"item": request.item_id, "error": mturk_error(outcome).body()["error"]}
+                )
+    with transaction(session):
+        _record(session, find_hitblock(session, account_id, hitblock_id), published)
+    if requests and not published:
+        first = failed[0]["error"]
+        raise ApiError(
+            503 if first["code"] == "mturk_unavailable" else 400,
+            f"No item could be published: {first['message']}",
+            type=first["type"],
+            code=first["code"],
+            extra={"failed": failed},
+        )
+    return HitblockPublication(
+        find_hitblock(session, account_id, hitblock_id, counts=True), sorted(published), failed
+    )

@@ -1,0 +1,166 @@
+"""The MTurk adapter: receives a boto3 client, speaks PascalCase to it, and hands the rest
+of Hitblocks our own types and errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mturk.client import Endpoint
+from mturk.fees import format_amount
+
+HIT_ALREADY_EXISTS = "AWS.MechanicalTurk.HitAlreadyExists"
+INVALID_HIT_STATE = "AWS.MechanicalTurk.InvalidHITState"
+_HIT_ID_IN_MESSAGE = re.compile(r"\b[A-Z0-9]{20,64}\b")
+
+
+class MTurkError(Exception):
+    """MTurk could not do what was asked; ``code`` is MTurk's own (TurkErrorCode or AWS's)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class MTurkRejected(MTurkError):
+    """MTurk refused the request itself (RequestError and other 4xx): retrying won't help."""
+
+
+class MTurkUnavailable(MTurkError):
+    """MTurk failed or could not be reached even after botocore's retries: try again later."""
+
+
+@dataclass(frozen=True)
+class HitTypeSpec:
+    title: str
+    description: str
+    reward: Decimal
+    assignment_duration: int
+    auto_approval_delay: int
+    keywords: str = ""
+    qualification_requirements: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CreatedHit:
+    hit_id: str
+    recovered: bool  # True when MTurk already had it under our token (a retried create)
+
+
+def _qualification(requirement: dict[str, Any]) -> dict[str, Any]:
+    """Our snake_case QualificationRequirement in MTurk's PascalCase."""
+    translated: dict[str, Any] = {
+        "QualificationTypeId": requirement["qualification_type_id"],
+        "Comparator": requirement["comparator"],
+        "ActionsGuarded": requirement.get("actions_guarded", "Accept"),
+    }
+    if requirement.get("integer_values"):
+        translated["IntegerValues"] = list(requirement["integer_values"])
+    if requirement.get("locale_values"):
+        translated["LocaleValues"] = [
+            {
+                "Country": locale["country"],
+                **({"Subdivision": locale["subdivision"]} if locale.get("subdivision") else {}),
+            }
+            for locale in requirement["locale_values"]
+        ]
+    return translated
+
+
+class MTurkGateway:
+    def __init__(self, client: Any, endpoint: Endpoint) -> None:
+        self.client = client
+        self.endpoint = endpoint
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        """AWS errors become ours, told apart by code, never by message text."""
+        try:
+            yield
+        except ClientError as error:
+            response = error.response
+            code = response.get("TurkErrorCode") or response.get("Error", {}).get("Code", "")
+            message = response.get("Error", {}).get("Message", str(error))
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+            aws_code = response.get("Error", {}).get("Code", "")
+            if aws_code == "ServiceFault" or "Throttl" in aws_code or status >= 500:
+                raise MTurkUnavailable(message, code) from error
+            raise MTurkRejected(message, code) from error
+        except BotoCoreError as error:  # connection failures, timeouts, missing credentials
+            raise MTurkUnavailable(str(error), type(error).__name__) from error
+
+    def preview_url(self, hit_id: str, group_id: str) -> str:
+        return self.endpoint.preview_url(hit_id, group_id)
+
+    def available_balance(self) -> Decimal:
+        with self._translate():
+            return Decimal(self.client.get_account_balance()["AvailableBalance"])
+
+    def create_hit_type(self, spec: HitTypeSpec) -> str:
+        """MTurk answers the same id for the same properties, so this is safe to repeat."""
+        params: dict[str, Any] = {
+            "Title": spec.title,
+            "Description": spec.description,
+            "Reward": format_amount(spec.reward),
+            "AssignmentDurationInSeconds": spec.assignment_duration,
+            "AutoApprovalDelayInSeconds": spec.auto_approval_delay,
+            "QualificationRequirements": [
+                _qualification(q) for q in spec.qualification_requirements
+            ],
+        }
+        if spec.keywords:
+            params["Keywords"] = spec.keywords
+        with self._translate():
+            return str(self.client.create_hit_type(**params)["HITTypeId"])
+
+    def create_hit(
+        self,
+        *,
+        hit_type_id: str,
+        question: str,
+        max_assignments: int,
+        lifetime: int,
+        annotation: str,
+        token: str,
+    ) -> CreatedHit:
+        """Create the HIT once: a repeat with the same token answers the HIT made before."""
+        try:
+            with self._translate():
+                response = self.client.create_hit_with_hit_type(
+                    HITTypeId=hit_type_id,
+                    MaxAssignments=max_assignments,
+                    LifetimeInSeconds=lifetime,
+                    Question=question,
+                    RequesterAnnotation=annotation,
+                    UniqueRequestToken=token,
+                )
+        except MTurkRejected as error:
+            if error.code == HIT_ALREADY_EXISTS:
+                match = _HIT_ID_IN_MESSAGE.search(error.message)
+                if match:
+                    return CreatedHit(match.group(0), recovered=True)
+            raise
+        return CreatedHit(str(response["HIT"]["HITId"]), recovered=False)
+
+    def expire_hit(self, hit_id: str) -> None:
+        with self._translate():
+            self.client.update_expiration_for_hit(HITId=hit_id, ExpireAt=datetime.now(UTC))
+
+    def delete_hit(self, hit_id: str) -> bool:
+        """Delete the HIT if MTurk allows it now; False when its state does not allow it."""
+        try:
+            with self._translate():
+                self.client.delete_hit(HITId=hit_id)
+        except MTurkRejected as error:
+            if error.code == INVALID_HIT_STATE:
+                return False
+            raise
+        return True

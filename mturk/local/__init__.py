@@ -1,0 +1,55 @@
+"""The local MTurk-compatible service: the Requester API on ``POST /`` and a worker site.
+
+It speaks the same 2017-01-17 JSON protocol as AWS's endpoint, so boto3 reaches it with
+``endpoint_url`` and nothing else in Hitblocks knows the difference.
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, redirect
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from mturk.local.protocol import Faults
+from mturk.local.protocol import blueprint as requester_blueprint
+from mturk.local.store import Store
+from mturk.local.worker import blueprint as worker_blueprint
+
+
+def create_local_app(
+    database_url: str,
+    starting_balance: Decimal = Decimal("10000.00"),
+    latency: float = 0.0,
+    rate_per_second: float = 0.0,
+) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    app.extensions["mturk_local_store"] = Store(database_url, int(starting_balance * 100))
+    app.extensions["mturk_local_faults"] = Faults(latency=latency, rate_per_second=rate_per_second)
+    app.register_blueprint(requester_blueprint)
+    app.register_blueprint(worker_blueprint)
+    app.add_url_rule("/", "home", lambda: redirect("/worker"), methods=["GET"])
+    return app
+
+
+def faults(app: Flask) -> Faults:
+    """The fault and latency knobs of a running local service (tests and benchmarks)."""
+    result: Any = app.extensions["mturk_local_faults"]
+    return result  # type: ignore[no-any-return]
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1, so boto3 reuses its connections instead of reconnecting for every call."""
+
+    protocol_version = "HTTP/1.1"
+
+
+def serve_in_thread(app: Flask, host: str, port: int, poll_interval: float = 0.5) -> BaseWSGIServer:
+    """Serve the local service from a daemon thread (``hitblocks run`` and the tests)."""
+    server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
+    threading.Thread(
+        target=server.serve_forever, args=(poll_interval,), name="mturk-local", daemon=True
+    ).start()
+    return server

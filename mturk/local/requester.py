@@ -1,0 +1,631 @@
+"""The MTurk Requester API (2017-01-17), operation by operation, over the local store.
+
+Each operation takes the request's parameters (already validated against botocore's model
+and MTurk's documented limits) and a session inside the request's transaction, and returns
+the response body. Failures raise ``TurkError``, which the protocol layer sends as MTurk
+does (``__type`` RequestError or ServiceFault with a ``TurkErrorCode``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mturk.fees import commission, format_amount
+from mturk.local.store import (
+    HIT,
+    Account,
+    Assignment,
+    Bonus,
+    HITType,
+    WorkerBlock,
+    WorkerMessage,
+    new_id,
+)
+from mturk.local.store import now as clock
+from mturk.questions import InvalidQuestion, parse_question
+
+TOKEN_WINDOW = 24 * 3600
+VISIBLE_ASSIGNMENT_STATUSES = ("Submitted", "Approved", "Rejected")
+DONE_STATUSES = ("Submitted", "Approved", "Rejected")
+
+
+class TurkError(Exception):
+    def __init__(
+        self, message: str, code: str, kind: str = "RequestError", status: int = 400
+    ) -> None:
+        super().__init__(message)
+        self.message = f"{message} ({int(clock() * 1000)})"
+        self.code = code
+        self.kind = kind
+        self.status = status
+
+
+def _cents(amount: str) -> int:
+    return int(Decimal(amount) * 100)
+
+
+def _amount(cents: int) -> str:
+    return format_amount(Decimal(cents) / 100)
+
+
+# ---- lookups ------------------------------------------------------------------------
+
+
+def _hit(session: Session, hit_id: str) -> HIT:
+    hit = session.scalar(select(HIT).where(HIT.id == hit_id))
+    if hit is None:
+        raise TurkError(f"Hit {hit_id} does not exist.", "AWS.MechanicalTurk.HITDoesNotExist")
+    return hit
+
+
+def _assignment(session: Session, assignment_id: str) -> Assignment:
+    assignment = session.scalar(
+        select(Assignment).where(
+            Assignment.id == assignment_id,
+            Assignment.status.in_(VISIBLE_ASSIGNMENT_STATUSES),
+        )
+    )
+    if assignment is None:
+        raise TurkError(
+            f"Assignment {assignment_id} does not exist.",
+            "AWS.MechanicalTurk.AssignmentDoesNotExist",
+        )
+    return assignment
+
+
+def _charge(session: Session, cents: int) -> None:
+    """Draw the balance down, refusing (and changing nothing) when it would go negative."""
+    result = session.execute(
+        update(Account)
+        .where(Account.id == 1, Account.balance_cents >= cents)
+        .values(balance_cents=Account.balance_cents - cents)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise TurkError(
+            "You do not have enough funds for this operation.",
+            "AWS.MechanicalTurk.InsufficientFunds",
+        )
+
+
+# ---- state ----------------------------------------------------------------------------
+
+
+def _counts(session: Session, hit_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Assignments per HIT and status, for a page of HITs in one query."""
+    counts: dict[str, dict[str, int]] = {hit_id: {} for hit_id in hit_ids}
+    rows = session.execute(
+        select(Assignment.hit_id, Assignment.status, func.count())
+        .where(Assignment.hit_id.in_(hit_ids))
+        .group_by(Assignment.hit_id, Assignment.status)
+    )
+    for hit_id, status, count in rows:
+        counts[hit_id][status] = count
+    return counts
+
+
+def refresh_status(session: Session, hit: HIT, at: float | None = None) -> None:
+    """Recompute a HIT's status from its assignments and expiry, as MTurk defines them."""
+    if hit.status == "Disposed":
+        return
+    at = clock() if at is None else at
+    counts = _counts(session, [hit.id])[hit.id]
+    in_progress = counts.get("Accepted", 0)
+    done = sum(counts.get(status, 0) for status in DONE_STATUSES)
+    expired = hit.expiration <= at
+    if done >= hit.max_assignments or (expired and in_progress == 0):
+        hit.status = "Reviewing" if hit.review_status == "MarkedForReview" else "Reviewable"
+    elif expired or done + in_progress >= hit.max_assignments:
+        hit.status = "Unassignable"
+    else:
+        hit.status = "Assignable"
+
+
+def sweep(session: Session) -> None:
+    """Apply what time did since the last request: abandon assignments past their deadline,
+    auto-approve (and pay) submissions past AutoApprovalTime, and expire HITs."""
+    at = clock()
+    touched: set[str] = set()
+    for assignment in session.scalars(
+        select(Assignment).where(Assignment.status == "Accepted", Assignment.deadline <= at)
+    ):
+        assignment.status = "Abandoned"
+        touched.add(assignment.hit_id)
+    due = session.scalars(
+        select(Assignment).where(
+            Assignment.status == "Submitted", Assignment.auto_approval_time <= at
+        )
+    ).all()
+    for assignment in due:
+        try:
+            with session.begin_nested():
+                _approve(session, assignment, None, assignment.auto_approval_time or at)
+        except TurkError:
+            pass  # not enough funds: it stays Submitted, as a failed approval would
+    for hit in session.scalars(
+        select(HIT).where(HIT.status.in_(("Assignable", "Unassignable")), HIT.expiration <= at)
+    ):
+        touched.add(hit.id)
+    for hit_id in touched:
+        refresh_status(session, _hit(session, hit_id), at)
+
+
+def _approve(session: Session, assignment: Assignment, feedback: str | None, at: float) -> None:
+    hit = _hit(session, assignment.hit_id)
+    hit_type = session.get(HITType, hit.hit_type_id)
+    assert hit_type is not None
+    reward = Decimal(hit_type.reward_cents) / 100
+    _charge(session, hit_type.reward_cents + _cents(str(commission(reward, hit.max_assignments))))
+    assignment.status = "Approved"
+    assignment.approval_time = at
+    assignment.rejection_time = None
+    if feedback is not None:
+        assignment.requester_feedback = feedback
+
+
+# ---- output shapes --------------------------------------------------------------------
+
+
+def hit_dict(hit: HIT, hit_type: HITType, counts: dict[str, int]) -> dict[str, Any]:
+    done = sum(counts.get(status, 0) for status in DONE_STATUSES)
+    pending = counts.get("Accepted", 0)
+    body: dict[str, Any] = {
+        "HITId": hit.id,
+        "HITTypeId": hit_type.id,
+        "HITGroupId": hit_type.id,
+        "CreationTime": hit.created_at,
+        "Title": hit_type.title,
+        "Description": hit_type.description,
+        "Question": hit.question,
+        "Keywords": hit_type.keywords,
+        "HITStatus": hit.status,
+        "MaxAssignments": hit.max_assignments,
+        "Reward": _amount(hit_type.reward_cents),
+        "AutoApprovalDelayInSeconds": hit_type.auto_approval_delay,
+        "Expiration": hit.expiration,
+        "AssignmentDurationInSeconds": hit_type.assignment_duration,
+        "QualificationRequirements": hit_type.qualification_requirements,
+        "HITReviewStatus": hit.review_status,
+        "NumberOfAssignmentsPending": pending,
+        "NumberOfAssignmentsAvailable": max(0, hit.max_assignments - done - pending)
+        if hit.status == "Assignable"
+        else 0,
+        "NumberOfAssignmentsCompleted": done,
+    }
+    if hit.requester_annotation is not None:
+        body["RequesterAnnotation"] = hit.requester_annotation
+    return body
+
+
+def _hits_out(session: Session, hits: list[HIT]) -> list[dict[str, Any]]:
+    counts = _counts(session, [hit.id for hit in hits])
+    types = {
+        t.id: t
+        for t in session.scalars(
+            select(HITType).where(HITType.id.in_({h.hit_type_id for h in hits}))
+        )
+    }
+    return [hit_dict(hit, types[hit.hit_type_id], counts[hit.id]) for hit in hits]
+
+
+def assignment_dict(assignment: Assignment) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "AssignmentId": assignment.id,
+        "WorkerId": assignment.worker_id,
+        "HITId": assignment.hit_id,
+        "AssignmentStatus": assignment.status,
+        "AutoApprovalTime": assignment.auto_approval_time,
+        "AcceptTime": assignment.accept_time,
+        "SubmitTime": assignment.submit_time,
+        "ApprovalTime": assignment.approval_time,
+        "RejectionTime": assignment.rejection_time,
+        "Deadline": assignment.deadline,
+        "Answer": assignment.answer,
+        "RequesterFeedback": assignment.requester_feedback,
+    }
+    return {key: value for key, value in body.items() if value is not None}
+
+
+# ---- pagination -----------------------------------------------------------------------
+
+
+def _page(
+    params: dict[str, Any], stmt: Any, seq_column: Any, session: Session
+) -> tuple[list[Any], dict[str, Any]]:
+    """NextToken pagination: the token is the last seq seen, so pages never shift."""
+    limit = params.get("MaxResults", 10)
+    token = params.get("NextToken")
+    if token:
+        try:
+            after = int(base64.urlsafe_b64decode(token.encode()).decode())
+        except (ValueError, UnicodeDecodeError):
+            raise TurkError("NextToken is not valid.", "AWS.ParameterOutOfRange") from None
+        stmt = stmt.where(seq_column > after)
+    rows = list(session.scalars(stmt.order_by(seq_column).limit(limit + 1)))
+    extra: dict[str, Any] = {}
+    if len(rows) > limit:
+        rows = rows[:limit]
+        extra["NextToken"] = base64.urlsafe_b64encode(str(rows[-1].seq).encode()).decode()
+    extra["NumResults"] = len(rows)
+    return rows, extra
+
+
+# ---- operations -----------------------------------------------------------------------
+
+
+def _fingerprint(params: dict[str, Any]) -> str:
+    keys = (
+        "Title",
+        "Description",
+        "Keywords",
+        "Reward",
+        "AssignmentDurationInSeconds",
+        "AutoApprovalDelayInSeconds",
+        "QualificationRequirements",
+    )
+    values = {key: params.get(key) for key in keys}
+    values["Reward"] = _cents(params["Reward"])
+    values["AutoApprovalDelayInSeconds"] = params.get("AutoApprovalDelayInSeconds", 2_592_000)
+    values["Keywords"] = params.get("Keywords", "")
+    values["QualificationRequirements"] = params.get("QualificationRequirements", [])
+    return json.dumps(values, sort_keys=True)
+
+
+def create_hit_type(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    """Equal properties give the same HITTypeId, as on MTurk."""
+    fingerprint = _fingerprint(params)
+    existing = session.scalar(select(HITType).where(HITType.fingerprint == fingerprint))
+    if existing is not None:
+        return {"HITTypeId": existing.id}
+    hit_type = HITType(
+        id=new_id(),
+        title=params["Title"],
+        description=params["Description"],
+        keywords=params.get("Keywords", ""),
+        reward_cents=_cents(params["Reward"]),
+        assignment_duration=params["AssignmentDurationInSeconds"],
+        auto_approval_delay=params.get("AutoApprovalDelayInSeconds", 2_592_000),
+        qualification_requirements=params.get("QualificationRequirements", []),
+        fingerprint=fingerprint,
+    )
+    try:
+        with session.begin_nested():
+            session.add(hit_type)
+    except IntegrityError:  # created by a concurrent identical request
+        existing = session.scalar(select(HITType).where(HITType.fingerprint == fingerprint))
+        assert existing is not None
+        return {"HITTypeId": existing.id}
+    return {"HITTypeId": hit_type.id}
+
+
+def create_hit_with_hit_type(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    hit_type = session.get(HITType, params["HITTypeId"])
+    if hit_type is None:
+        raise TurkError(
+            f"HITType {params['HITTypeId']} does not exist.",
+            "AWS.MechanicalTurk.HITTypeDoesNotExist",
+        )
+    if "Question" not in params:
+        raise TurkError(
+            "Question is required (HIT layouts are not supported here).", "AWS.MissingParameters"
+        )
+    try:
+        parse_question(params["Question"])
+    except InvalidQuestion as exc:
+        raise TurkError(str(exc), "AWS.MechanicalTurk.XMLParseError") from None
+    token = params.get("UniqueRequestToken")
+    if token is not None:
+        _check_token_free(session, token)
+    at = clock()
+    hit = HIT(
+        hit_type_id=hit_type.id,
+        question=params["Question"],
+        max_assignments=params.get("MaxAssignments", 1),
+        requester_annotation=params.get("RequesterAnnotation"),
+        unique_request_token=token,
+        created_at=at,
+        expiration=at + params["LifetimeInSeconds"],
+    )
+    try:
+        with session.begin_nested():
+            session.add(hit)
+    except IntegrityError:  # a concurrent request with the same token won the race
+        assert token is not None
+        _check_token_free(session, token)
+        raise
+    return {"HIT": hit_dict(hit, hit_type, {})}
+
+
+def _check_token_free(session: Session, token: str) -> None:
+    """A token names one HIT for 24 hours; a repeat fails with that HIT's id in the message."""
+    earlier = session.scalar(select(HIT).where(HIT.unique_request_token == token))
+    if earlier is None:
+        return
+    if earlier.created_at > clock() - TOKEN_WINDOW:
+        raise TurkError(
+            f"There is already a HIT which exists with the same UniqueRequestToken: "
+            f"HITId {earlier.id}.",
+            "AWS.MechanicalTurk.HitAlreadyExists",
+        )
+    earlier.unique_request_token = None  # the window has passed: the token is free again
+    session.flush()
+
+
+def create_hit(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    hit_type_id = create_hit_type(session, params)["HITTypeId"]
+    return create_hit_with_hit_type(session, {**params, "HITTypeId": hit_type_id})
+
+
+def get_hit(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    hit = _hit(session, params["HITId"])
+    return {"HIT": _hits_out(session, [hit])[0]}
+
+
+def list_hits(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    stmt = select(HIT).where(HIT.status != "Disposed")
+    hits, extra = _page(params, stmt, HIT.seq, session)
+    return {**extra, "HITs": _hits_out(session, hits)}
+
+
+def list_reviewable_hits(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    stmt = select(HIT).where(HIT.status == params.get("Status", "Reviewable"))
+    if "HITTypeId" in params:
+        stmt = stmt.where(HIT.hit_type_id == params["HITTypeId"])
+    hits, extra = _page(params, stmt, HIT.seq, session)
+    return {**extra, "HITs": _hits_out(session, hits)}
+
+
+def list_assignments_for_hit(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    _hit(session, params["HITId"])
+    statuses = params.get("AssignmentStatuses") or list(VISIBLE_ASSIGNMENT_STATUSES)
+    stmt = select(Assignment).where(
+        Assignment.hit_id == params["HITId"], Assignment.status.in_(statuses)
+    )
+    assignments, extra = _page(params, stmt, Assignment.seq, session)
+    return {**extra, "Assignments": [assignment_dict(a) for a in assignments]}
+
+
+def get_assignment(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    assignment = _assignment(session, params["AssignmentId"])
+    hit = _hit(session, assignment.hit_id)
+    return {"Assignment": assignment_dict(assignment), "HIT": _hits_out(session, [hit])[0]}
+
+
+def approve_assignment(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    assignment = _assignment(session, params["AssignmentId"])
+    allowed = {"Submitted"} | ({"Rejected"} if params.get("OverrideRejection") else set())
+    if assignment.status not in allowed:
+        raise TurkError(
+            f"This operation can be called with a status of: {', '.join(sorted(allowed))}",
+            "AWS.MechanicalTurk.InvalidAssignmentState",
+        )
+    _approve(session, assignment, params.get("RequesterFeedback"), clock())
+    refresh_status(session, _hit(session, assignment.hit_id))
+    return {}
+
+
+def reject_assignment(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    assignment = _assignment(session, params["AssignmentId"])
+    if assignment.status != "Submitted":
+        raise TurkError(
+            "This operation can be called with a status of: Submitted",
+            "AWS.MechanicalTurk.InvalidAssignmentState",
+        )
+    assignment.status = "Rejected"
+    assignment.rejection_time = clock()
+    assignment.requester_feedback = params["RequesterFeedback"]
+    return {}
+
+
+def send_bonus(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    assignment = _assignment(session, params["AssignmentId"])
+    if assignment.worker_id != params["WorkerId"]:
+        raise TurkError(
+            "The assignment was not done by this worker.", "AWS.MechanicalTurk.InvalidParameter"
+        )
+    token = params.get("UniqueRequestToken")
+    if token is not None:
+        earlier = session.scalar(select(Bonus).where(Bonus.unique_request_token == token))
+        if earlier is not None:
+            if earlier.grant_time > clock() - TOKEN_WINDOW:
+                raise TurkError(
+                    "A bonus with this UniqueRequestToken was already paid.",
+                    "AWS.MechanicalTurk.DuplicateRequest",
+                )
+            earlier.unique_request_token = None
+            session.flush()
+    amount = Decimal(params["BonusAmount"])
+    if amount <= 0:
+        raise TurkError("BonusAmount must be greater than 0.", "AWS.ParameterOutOfRange")
+    _charge(session, _cents(params["BonusAmount"]) + _cents(str(commission(amount))))
+    session.add(
+        Bonus(
+            worker_id=params["WorkerId"],
+            assignment_id=assignment.id,
+            amount_cents=_cents(params["BonusAmount"]),
+            reason=params["Reason"],
+            unique_request_token=token,
+        )
+    )
+    return {}
+
+
+def list_bonus_payments(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    if ("HITId" in params) == ("AssignmentId" in params):
+        raise TurkError("Give either HITId or AssignmentId.", "AWS.MissingParameters")
+    stmt = select(Bonus)
+    if "AssignmentId" in params:
+        stmt = stmt.where(Bonus.assignment_id == params["AssignmentId"])
+    else:
+        ids = select(Assignment.id).where(Assignment.hit_id == params["HITId"])
+        stmt = stmt.where(Bonus.assignment_id.in_(ids))
+    bonuses, extra = _page(params, stmt, Bonus.seq, session)
+    payments = [
+        {
+            "WorkerId": bonus.worker_id,
+            "BonusAmount": _amount(bonus.amount_cents),
+            "AssignmentId": bonus.assignment_id,
+            "Reason": bonus.reason,
+            "GrantTime": bonus.grant_time,
+        }
+        for bonus in bonuses
+    ]
+    return {**extra, "BonusPayments": payments}
+
+
+def update_expiration_for_hit(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    hit = _hit(session, params["HITId"])
+    if hit.status == "Disposed":
+        raise TurkError("The HIT has been deleted.", "AWS.MechanicalTurk.InvalidHITState")
+    at = clock()
+    hit.expiration = max(float(params["ExpireAt"]), at)  # a time in the past expires it now
+    refresh_status(session, hit, at)
+    return {}
+
+
+def delete_hit(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    hit = _hit(session, params["HITId"])
+    if hit.status == "Disposed":
+        return {}
+    counts = _counts(session, [hit.id])[hit.id]
+    if hit.status not in {"Reviewable", "Reviewing"} or counts.get("Submitted", 0):
+        raise TurkError(
+            "This HIT is currently in the state "
+            f"'{hit.status}'. This operation can be called with a status of: Reviewing, "
+            "Reviewable, and only when every submitted assignment is approved or rejected.",
+            "AWS.MechanicalTurk.InvalidHITState",
+        )
+    hit.status = "Disposed"
+    return {}
+
+
+def update_hit_review_status(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    hit = _hit(session, params["HITId"])
+    revert = bool(params.get("Revert", False))
+    wanted_from = "Reviewing" if revert else "Reviewable"
+    if hit.status != wanted_from:
+        raise TurkError(
+            f"This HIT is currently in the state '{hit.status}'. "
+            f"This operation can be called with a status of: {wanted_from}",
+            "AWS.MechanicalTurk.InvalidHITState",
+        )
+    hit.review_status = "NotReviewed" if revert else "MarkedForReview"
+    hit.status = "Reviewable" if revert else "Reviewing"
+    return {}
+
+
+def create_additional_assignments_for_hit(
+    session: Session, params: dict[str, Any]
+) -> dict[str, Any]:
+    hit = _hit(session, params["HITId"])
+    extra = params["NumberOfAdditionalAssignments"]
+    if extra < 1:
+        raise TurkError(
+            "NumberOfAdditionalAssignments must be at least 1.", "AWS.ParameterOutOfRange"
+        )
+    if hit.status == "Disposed" or hit.expiration <= clock():
+        raise TurkError(
+            "The HIT has expired or been deleted.", "AWS.MechanicalTurk.InvalidHITState"
+        )
+    if hit.max_assignments < 10 <= hit.max_assignments + extra:
+        raise TurkError(
+            "HITs created with fewer than 10 assignments cannot be extended to 10 or more.",
+            "AWS.MechanicalTurk.InvalidMaximumAssignmentsIncrease",
+        )
+    hit.max_assignments += extra
+    refresh_status(session, hit)
+    return {}
+
+
+def get_account_balance(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    account = session.get(Account, 1)
+    assert account is not None
+    return {"AvailableBalance": _amount(account.balance_cents), "OnHoldBalance": "0.00"}
+
+
+def create_worker_block(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    block = session.scalar(select(WorkerBlock).where(WorkerBlock.worker_id == params["WorkerId"]))
+    if block is None:
+        session.add(WorkerBlock(worker_id=params["WorkerId"], reason=params["Reason"]))
+    else:
+        block.reason = params["Reason"]
+    return {}
+
+
+def delete_worker_block(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    block = session.scalar(select(WorkerBlock).where(WorkerBlock.worker_id == params["WorkerId"]))
+    if block is not None:
+        session.delete(block)
+    return {}
+
+
+def list_worker_blocks(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    blocks, extra = _page(params, select(WorkerBlock), WorkerBlock.seq, session)
+    return {
+        **extra,
+        "WorkerBlocks": [{"WorkerId": b.worker_id, "Reason": b.reason} for b in blocks],
+    }
+
+
+def notify_workers(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    for worker_id in dict.fromkeys(params["WorkerIds"]):
+        session.add(
+            WorkerMessage(
+                worker_id=worker_id, subject=params["Subject"], text=params["MessageText"]
+            )
+        )
+    return {"NotifyWorkersFailureStatuses": []}
+
+
+def update_notification_settings(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    hit_type = session.get(HITType, params["HITTypeId"])
+    if hit_type is None:
+        raise TurkError(
+            f"HITType {params['HITTypeId']} does not exist.",
+            "AWS.MechanicalTurk.HITTypeDoesNotExist",
+        )
+    if "Notification" in params:
+        hit_type.notification = params["Notification"]
+        hit_type.notification_active = params.get("Active", True)
+    elif "Active" in params:
+        if hit_type.notification is None:
+            raise TurkError(
+                "No notification is set for this HIT type.", "AWS.MechanicalTurk.InvalidParameter"
+            )
+        hit_type.notification_active = params["Active"]
+    return {}
+
+
+Operation = Callable[[Session, dict[str, Any]], dict[str, Any]]
+
+OPERATIONS: dict[str, Operation] = {
+    "ApproveAssignment": approve_assignment,
+    "CreateAdditionalAssignmentsForHIT": create_additional_assignments_for_hit,
+    "CreateHIT": create_hit,
+    "CreateHITType": create_hit_type,
+    "CreateHITWithHITType": create_hit_with_hit_type,
+    "CreateWorkerBlock": create_worker_block,
+    "DeleteHIT": delete_hit,
+    "DeleteWorkerBlock": delete_worker_block,
+    "GetAccountBalance": get_account_balance,
+    "GetAssignment": get_assignment,
+    "GetHIT": get_hit,
+    "ListAssignmentsForHIT": list_assignments_for_hit,
+    "ListBonusPayments": list_bonus_payments,
+    "ListHITs": list_hits,
+    "ListReviewableHITs": list_reviewable_hits,
+    "ListWorkerBlocks": list_worker_blocks,
+    "NotifyWorkers": notify_workers,
+    "RejectAssignment": reject_assignment,
+    "SendBonus": send_bonus,
+    "UpdateExpirationForHIT": update_expiration_for_hit,
+    "UpdateHITReviewStatus": update_hit_review_status,
+    "UpdateNotificationSettings": update_notification_settings,
+}

@@ -1,0 +1,161 @@
+"""The adapter against botocore's Stubber, which checks every call against the API model."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from botocore.stub import ANY, Stubber
+
+from mturk.client import make_client, resolve_endpoint
+from mturk.gateway import HitTypeSpec, MTurkGateway, MTurkRejected, MTurkUnavailable
+
+
+@pytest.fixture
+def stubbed():
+    endpoint = resolve_endpoint("sandbox", "")
+    client = make_client(endpoint, max_attempts=1)
+    with Stubber(client) as stubber:
+        yield MTurkGateway(client, endpoint), stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_hit_type_in_pascal_case(stubbed):
+    gateway, stubber = stubbed
+    stubber.add_response(
+        "create_hit_type",
+        {"HITTypeId": "TYPE1"},
+        {
+            "Title": "t",
+            "Description": "d",
+            "Reward": "0.10",
+            "AssignmentDurationInSeconds": 600,
+            "AutoApprovalDelayInSeconds": 3600,
+            "Keywords": "a, b",
+            "QualificationRequirements": [
+                {
+                    "QualificationTypeId": "00000000000000000071",
+                    "Comparator": "In",
+                    "LocaleValues": [{"Country": "US"}, {"Country": "CA", "Subdivision": "ON"}],
+                    "ActionsGuarded": "Accept",
+                }
+            ],
+        },
+    )
+    spec = HitTypeSpec(
+        title="t",
+        description="d",
+        reward=Decimal("0.1"),
+        assignment_duration=600,
+        auto_approval_delay=3600,
+        keywords="a, b",
+        qualification_requirements=[
+            {
+                "qualification_type_id": "00000000000000000071",
+                "comparator": "In",
+                "locale_values": [{"country": "US"}, {"country": "CA", "subdivision": "ON"}],
+                "actions_guarded": "Accept",
+            }
+        ],
+    )
+    assert gateway.create_hit_type(spec) == "TYPE1"
+
+
+def create_params(token="tok"):
+    return {
+        "HITTypeId": "TYPE1",
+        "MaxAssignments": 2,
+        "LifetimeInSeconds": 3600,
+        "Question": "<q/>",
+        "RequesterAnnotation": "hitblocks:item:1",
+        "UniqueRequestToken": token,
+    }
+
+
+def create(gateway, token="tok"):
+    return gateway.create_hit(
+        hit_type_id="TYPE1",
+        question="<q/>",
+        max_assignments=2,
+        lifetime=3600,
+        annotation="hitblocks:item:1",
+        token=token,
+    )
+
+
+def test_create_hit(stubbed):
+    gateway, stubber = stubbed
+    stubber.add_response("create_hit_with_hit_type", {"HIT": {"HITId": "HIT1"}}, create_params())
+    created = create(gateway)
+    assert (created.hit_id, created.recovered) == ("HIT1", False)
+
+
+def test_a_repeated_token_recovers_the_existing_hit(stubbed):
+    gateway, stubber = stubbed
+    stubber.add_client_error(
+        "create_hit_with_hit_type",
+        service_error_code="RequestError",
+        service_message="There is already a HIT which exists with the same UniqueRequestToken: "
+        "HITId 3KTZHH2ONIDMNZ9N9MJAW6LHE1NM4J. (1700000000000)",
+        http_status_code=400,
+        response_meta={},
+        modeled_fields={"TurkErrorCode": "AWS.MechanicalTurk.HitAlreadyExists"},
+        expected_params=create_params(),
+    )
+    created = create(gateway)
+    assert (created.hit_id, created.recovered) == ("3KTZHH2ONIDMNZ9N9MJAW6LHE1NM4J", True)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "turk_code", "expected"),
+    [
+        ("RequestError", 400, "AWS.ParameterOutOfRange", MTurkRejected),
+        ("ServiceFault", 500, "AWS.ServiceFault", MTurkUnavailable),
+        ("ThrottlingException", 400, None, MTurkUnavailable),
+    ],
+)
+def test_aws_errors_become_ours_by_code(stubbed, code, status, turk_code, expected):
+    gateway, stubber = stubbed
+    stubber.add_client_error(
+        "get_account_balance",
+        service_error_code=code,
+        service_message="no",
+        http_status_code=status,
+        modeled_fields={"TurkErrorCode": turk_code} if turk_code else None,
+    )
+    with pytest.raises(expected) as error:
+        gateway.available_balance()
+    assert error.value.code == (turk_code or code)
+
+
+def test_balance_is_decimal(stubbed):
+    gateway, stubber = stubbed
+    stubber.add_response("get_account_balance", {"AvailableBalance": "12.34"}, {})
+    assert gateway.available_balance() == Decimal("12.34")
+
+
+def test_delete_refused_for_state_is_false(stubbed):
+    gateway, stubber = stubbed
+    stubber.add_response("update_expiration_for_hit", {}, {"HITId": "HIT1", "ExpireAt": ANY})
+    stubber.add_client_error(
+        "delete_hit",
+        service_error_code="RequestError",
+        http_status_code=400,
+        modeled_fields={"TurkErrorCode": "AWS.MechanicalTurk.InvalidHITState"},
+        expected_params={"HITId": "HIT1"},
+    )
+    gateway.expire_hit("HIT1")
+    assert gateway.delete_hit("HIT1") is False
+
+
+def test_endpoints():
+    assert (
+        resolve_endpoint("production", "").url == "https://mturk-requester.us-east-1.amazonaws.com"
+    )
+    sandbox = resolve_endpoint("sandbox", "")
+    assert sandbox.preview_url("H", "G") == "https://workersandbox.mturk.com/projects/G/tasks"
+    local = resolve_endpoint("local", "http://127.0.0.1:5001")
+    assert local.preview_url("H", "G") == "http://127.0.0.1:5001/worker/hits/H"
+    assert resolve_endpoint("https://mturk.example/", "").url == "https://mturk.example"
+    with pytest.raises(ValueError):
+        resolve_endpoint("moon", "")

@@ -1,0 +1,491 @@
+"""The local MTurk service through the real boto3 client over HTTP, and its worker site."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from botocore.exceptions import ClientError, ParamValidationError
+
+from mturk.local import create_local_app, serve_in_thread
+from mturk.questions import html_question
+from tests.worker_site import Worker
+
+FORM = (
+    '<form method="post" action="/mturk/externalSubmit">'
+    '<input type="hidden" name="assignmentId"><input name="answer"></form>'
+)
+
+
+def hit_type(client, **overrides):
+    params = {
+        "Title": "Transcribe a receipt",
+        "Description": "Type the total",
+        "Reward": "0.50",
+        "AssignmentDurationInSeconds": 600,
+        "AutoApprovalDelayInSeconds": 3600,
+        **overrides,
+    }
+    return client.create_hit_type(**params)["HITTypeId"]
+
+
+def new_hit(client, type_id=None, **overrides):
+    params = {
+        "HITTypeId": type_id or hit_type(client),
+        "MaxAssignments": 1,
+        "LifetimeInSeconds": 3600,
+        "Question": html_question(FORM),
+        **overrides,
+    }
+    return client.create_hit_with_hit_type(**params)["HIT"]
+
+
+def turk_code(error: ClientError) -> str:
+    return error.value.response["TurkErrorCode"]
+
+
+def submitted(mturk_local, hit_id, worker_id="AWORKER1", answer="12.00"):
+    worker = Worker(mturk_local.url, worker_id)
+    worker.sign_in()
+    assignment_id = worker.accept(hit_id)
+    status, page = worker.submit(assignment_id, [("answer", answer)])
+    assert status == 200, page
+    return assignment_id
+
+
+def balance(client) -> Decimal:
+    return Decimal(client.get_account_balance()["AvailableBalance"])
+
+
+def test_balance_starts_configured(mturk_local):
+    assert mturk_local.client.get_account_balance()["AvailableBalance"] == "10000.00"
+
+
+def test_equal_hit_type_properties_give_the_same_id(mturk_local):
+    client = mturk_local.client
+    first = hit_type(client)
+    assert hit_type(client) == first
+    assert hit_type(client, Reward="0.51") != first
+
+
+def test_create_get_and_list_hits(mturk_local):
+    client = mturk_local.client
+    type_id = hit_type(client, Keywords="receipt")
+    hit = new_hit(client, type_id, MaxAssignments=3, RequesterAnnotation="item:7")
+    assert hit["HITStatus"] == "Assignable"
+    assert hit["HITTypeId"] == hit["HITGroupId"] == type_id
+    assert hit["Reward"] == "0.50"
+    assert hit["MaxAssignments"] == 3
+    assert hit["RequesterAnnotation"] == "item:7"
+    assert hit["Keywords"] == "receipt"
+    assert isinstance(hit["Expiration"], datetime)
+    fetched = client.get_hit(HITId=hit["HITId"])["HIT"]
+    assert fetched["Question"] == html_question(FORM)
+    assert fetched["NumberOfAssignmentsAvailable"] == 3
+
+    more = [new_hit(client, type_id)["HITId"] for _ in range(4)]
+    seen, token = [], None
+    while True:
+        page = client.list_hits(MaxResults=2, **({"NextToken": token} if token else {}))
+        seen += [h["HITId"] for h in page["HITs"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert seen == [hit["HITId"], *more]
+
+
+def test_create_hit_makes_its_hit_type(mturk_local):
+    client = mturk_local.client
+    hit = client.create_hit(
+        Title="t",
+        Description="d",
+        Reward="0.05",
+        AssignmentDurationInSeconds=60,
+        LifetimeInSeconds=60,
+        Question=html_question(FORM),
+    )["HIT"]
+    assert hit["HITTypeId"] == hit_type(
+        client,
+        Title="t",
+        Description="d",
+        Reward="0.05",
+        AssignmentDurationInSeconds=60,
+        AutoApprovalDelayInSeconds=2_592_000,
+    )
+
+
+def test_unique_request_token_names_the_existing_hit(mturk_local):
+    client = mturk_local.client
+    hit = new_hit(client, UniqueRequestToken="item-1-abc")
+    with pytest.raises(client.exceptions.RequestError) as error:
+        new_hit(client, UniqueRequestToken="item-1-abc")
+    assert turk_code(error) == "AWS.MechanicalTurk.HitAlreadyExists"
+    assert hit["HITId"] in error.value.response["Error"]["Message"]
+    assert client.list_hits()["NumResults"] == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"LifetimeInSeconds": 29}, "LifetimeInSeconds"),
+        ({"MaxAssignments": 0}, "MaxAssignments"),
+        ({"RequesterAnnotation": "x" * 256}, "RequesterAnnotation"),
+        ({"UniqueRequestToken": "t" * 65}, "UniqueRequestToken"),
+        ({"Question": "<not-a-question/>"}, "HTMLQuestion"),
+        ({"Question": "not xml"}, "XML"),
+        ({"Question": html_question("x" * 66_000)}, "Question"),
+        ({"HITTypeId": "lowercase"}, "HITTypeId"),
+    ],
+)
+def test_requests_are_checked_beyond_what_botocore_checks(mturk_local, overrides, needle):
+    client = mturk_local.client
+    with pytest.raises(client.exceptions.RequestError) as error:
+        new_hit(client, **overrides)
+    assert needle in error.value.response["Error"]["Message"]
+    assert client.list_hits()["NumResults"] == 0
+
+
+@pytest.mark.parametrize(
+    ("call", "kwargs"),
+    [
+        ("list_hits", {"MaxResults": 101}),
+        ("create_hit_type", {"Title": "x" * 129, "Description": "d", "Reward": "1",
+                             "AssignmentDurationInSeconds": 60}),
+        ("create_hit_type", {"Title": "t", "Description": "d", "Reward": "1.001",
+                             "AssignmentDurationInSeconds": 60}),
+        ("create_hit_type", {"Title": "t", "Description": "d" * 2001, "Reward": "1",
+                             "AssignmentDurationInSeconds": 60}),
+        ("create_hit_type", {"Title": "t", "Description": "d", "Reward": "1",
+                             "AssignmentDurationInSeconds": 60,
+                             "AutoApprovalDelayInSeconds": 2_592_001}),
+        ("list_reviewable_hits", {"Status": "Assignable"}),
+        ("create_worker_block", {"WorkerId": "worker", "Reason": "r"}),
+        ("get_hit", {"HITId": "NOSUCHHIT"}),
+        ("get_assignment", {"AssignmentId": "NOSUCHASSIGNMENT"}),
+    ],
+)  # fmt: skip
+def test_bad_requests_raise_botocore_modelled_request_error(mturk_local, call, kwargs):
+    client = mturk_local.client
+    with pytest.raises(client.exceptions.RequestError):
+        getattr(client, call)(**kwargs)
+
+
+def test_botocore_still_checks_what_it_checks(mturk_local):
+    with pytest.raises(ParamValidationError):
+        mturk_local.client.reject_assignment(AssignmentId="ABC")  # feedback is required
+
+
+def test_worker_submission_comes_back_as_a_submitted_assignment(mturk_local):
+    client = mturk_local.client
+    hit = new_hit(client)
+    assignment_id = submitted(mturk_local, hit["HITId"], answer="total <12.00> & tax")
+    assignments = client.list_assignments_for_hit(
+        HITId=hit["HITId"], AssignmentStatuses=["Submitted"]
+    )["Assignments"]
+    assert [a["AssignmentId"] for a in assignments] == [assignment_id]
+    assignment = assignments[0]
+    assert assignment["WorkerId"] == "AWORKER1"
+    assert assignment["AssignmentStatus"] == "Submitted"
+    assert "QuestionFormAnswers" in assignment["Answer"]
+    assert "<QuestionIdentifier>answer</QuestionIdentifier>" in assignment["Answer"]
+    assert "<FreeText>total &lt;12.00&gt; &amp; tax</FreeText>" in assignment["Answer"]
+    assert assignment["AutoApprovalTime"] > assignment["SubmitTime"]
+    assert client.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Reviewable"
+    reviewable = client.list_reviewable_hits(HITTypeId=hit["HITTypeId"])["HITs"]
+    assert [h["HITId"] for h in reviewable] == [hit["HITId"]]
+    got = client.get_assignment(AssignmentId=assignment_id)
+    assert got["HIT"]["HITId"] == hit["HITId"]
+
+
+def test_crowd_form_answers_arrive_as_task_answers_json(mturk_local):
+    client = mturk_local.client
+    hit = new_hit(client)
+    worker = Worker(mturk_local.url, "AWORKER1")
+    worker.sign_in()
+    assignment_id = worker.accept(hit["HITId"])
+    answers = json.dumps([{"label": "cat", "sure": {"on": True}}])
+    assert worker.submit(assignment_id, [("taskAnswers", answers)])[0] == 200
+    answer = client.get_assignment(AssignmentId=assignment_id)["Assignment"]["Answer"]
+    assert "<QuestionIdentifier>taskAnswers</QuestionIdentifier>" in answer
+    assert "&quot;" not in answer and '"label"' in answer
+
+
+def test_approve_and_reject_move_money_and_states(mturk_local):
+    client = mturk_local.client
+    start = balance(client)
+    hit = new_hit(client, MaxAssignments=2)
+    first = submitted(mturk_local, hit["HITId"], "AWORKER1")
+    second = submitted(mturk_local, hit["HITId"], "AWORKER2")
+
+    client.approve_assignment(AssignmentId=first, RequesterFeedback="thanks")
+    assert balance(client) == start - Decimal("0.60")  # 0.50 reward + 20% fee
+    with pytest.raises(client.exceptions.RequestError) as error:
+        client.approve_assignment(AssignmentId=first)
+    assert turk_code(error) == "AWS.MechanicalTurk.InvalidAssignmentState"
+
+    client.reject_assignment(AssignmentId=second, RequesterFeedback="blank answer")
+    assert balance(client) == start - Decimal("0.60")  # rejected work costs nothing
+    rejected = client.get_assignment(AssignmentId=second)["Assignment"]
+    assert rejected["AssignmentStatus"] == "Rejected"
+    assert rejected["RequesterFeedback"] == "blank answer"
+    with pytest.raises(client.exceptions.RequestError):
+        client.reject_assignment(AssignmentId=second, RequesterFeedback="again")
+    client.approve_assignment(AssignmentId=second, OverrideRejection=True)
+    assert balance(client) == start - Decimal("1.20")
+
+
+def test_ten_or_more_assignments_pay_forty_percent(mturk_local):
+    client = mturk_local.client
+    start = balance(client)
+    hit = new_hit(client, MaxAssignments=10)
+    client.approve_assignment(AssignmentId=submitted(mturk_local, hit["HITId"]))
+    assert balance(client) == start - Decimal("0.70")
+
+
+def test_auto_approval_pays_at_auto_approval_time(mturk_local):
+    client = mturk_local.client
+    start = balance(client)
+    hit = new_hit(client, hit_type(client, AutoApprovalDelayInSeconds=0))
+    assignment_id = submitted(mturk_local, hit["HITId"])
+    time.sleep(0.05)
+    assignment = client.get_assignment(AssignmentId=assignment_id)["Assignment"]
+    assert assignment["AssignmentStatus"] == "Approved"
+    assert balance(client) == start - Decimal("0.60")
+
+
+def test_bonus_once_per_token_and_listed(mturk_local):
+    client = mturk_local.client
+    hit = new_hit(client)
+    assignment_id = submitted(mturk_local, hit["HITId"])
+    start = balance(client)
+    bonus = {
+        "WorkerId": "AWORKER1",
+        "BonusAmount": "1.00",
+        "AssignmentId": assignment_id,
+        "Reason": "great work",
+        "UniqueRequestToken": "bonus-1",
+    }
+    client.send_bonus(**bonus)
+    with pytest.raises(client.exceptions.RequestError):
+        client.send_bonus(**bonus)
+    assert balance(client) == start - Decimal("1.20")
+    with pytest.raises(client.exceptions.RequestError):
+        client.send_bonus(**{**bonus, "WorkerId": "AOTHER", "UniqueRequestToken": "bonus-2"})
+    payments = client.list_bonus_payments(HITId=hit["HITId"])["BonusPayments"]
+    assert [(p["WorkerId"], p["BonusAmount"], p["Reason"]) for p in payments] == [
+        ("AWORKER1", "1.00", "great work")
+    ]
+    assert client.list_bonus_payments(AssignmentId=assignment_id)["NumResults"] == 1
+
+
+def test_not_enough_funds_refuses_and_charges_nothing(tmp_path):
+    local_app = create_local_app(f"sqlite:///{tmp_path / 'poor.sqlite3'}", Decimal("0.10"))
+    server = serve_in_thread(local_app, "127.0.0.1", 0, poll_interval=0.05)
+    try:
+        from mturk.client import make_client, resolve_endpoint
+
+        url = f"http://127.0.0.1:{server.server_port}"
+        client = make_client(resolve_endpoint(url, url))
+        from tests.conftest import LocalMTurk
+
+        local = LocalMTurk(url, local_app, client)
+        hit = new_hit(client)
+        assignment_id = submitted(local, hit["HITId"])
+        with pytest.raises(client.exceptions.RequestError) as error:
+            client.approve_assignment(AssignmentId=assignment_id)
+        assert turk_code(error) == "AWS.MechanicalTurk.InsufficientFunds"
+        assert balance(client) == Decimal("0.10")
+        status = client.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"]
+        assert status == "Submitted"
+        client.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        local_app.extensions["mturk_local_store"].dispose()
+
+
+def test_expire_then_delete(mturk_local):
+    client = mturk_local.client
+    hit = new_hit(client)
+    with pytest.raises(client.exceptions.RequestError) as error:
+        client.delete_hit(HITId=hit["HITId"])
+    assert turk_code(error) == "AWS.MechanicalTurk.InvalidHITState"
+    client.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=datetime(2015, 1, 1))
+    expired = client.get_hit(HITId=hit["HITId"])["HIT"]
+    assert expired["HITStatus"] == "Reviewable"
+    assert expired["Expiration"] <= datetime.now(UTC) + timedelta(seconds=1)
+    client.delete_hit(HITId=hit["HITId"])
+    assert client.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Disposed"
+    assert client.list_hits()["NumResults"] == 0
+
+
+def test_a_hit_with_work_awaiting_review_cannot_be_deleted(mturk_local):
+    client = mturk_local.client
+    hit = new_hit(client)
+    assignment_id = submitted(mturk_local, hit["HITId"])
+    with pytest.raises(client.exceptions.RequestError):
+        client.delete_hit(HITId=hit["HITId"])
+    client.approve_assignment(AssignmentId=assignment_id)
+    client.delete_hit(HITId=hit["HITId"])
+
+
+def test_extending_expiration_reopens_a_hit(mturk_local):
+    client = mturk_local.client
+    hit = new_hit(client)
+    client.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=datetime(2015, 1, 1))
+    later = datetime.now(UTC) + timedelta(hours=2)
+    client.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=later)
+    assert client.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Assignable"
+
+
+def test_review_status_round_trip(mturk_local):
+    client = mturk_local.client
+    hit = new_hit(client)
+    submitted(mturk_local, hit["HITId"])
+    client.update_hit_review_status(HITId=hit["HITId"])
+    assert client.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Reviewing"
+    assert client.list_reviewable_hits(Status="Reviewing")["NumResults"] == 1
+    client.update_hit_review_status(HITId=hit["HITId"], Revert=True)
+    assert client.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Reviewable"
+
+
+def test_additional_assignments(mturk_local):
+    client = mturk_local.client
+    hit = new_hit(client)
+    submitted(mturk_local, hit["HITId"])
+    assert client.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Reviewable"
+    client.create_additional_assignments_for_hit(
+        HITId=hit["HITId"], NumberOfAdditionalAssignments=2
+    )
+    again = client.get_hit(HITId=hit["HITId"])["HIT"]
+    assert (again["HITStatus"], again["MaxAssignments"]) == ("Assignable", 3)
+    with pytest.raises(client.exceptions.RequestError):
+        client.create_additional_assignments_for_hit(
+            HITId=hit["HITId"], NumberOfAdditionalAssignments=7
+        )
+
+
+def test_worker_blocks(mturk_local):
+    client = mturk_local.client
+    client.create_worker_block(WorkerId="ABAD", Reason="spam")
+    assert client.list_worker_blocks()["WorkerBlocks"] == [{"WorkerId": "ABAD", "Reason": "spam"}]
+    hit = new_hit(client)
+    worker = Worker(mturk_local.url, "ABAD")
+    worker.sign_in()
+    status, _, page = worker.request(f"/worker/hits/{hit['HITId']}/accept", [])
+    assert status == 409 and "blocked" in page
+    client.delete_worker_block(WorkerId="ABAD")
+    assert client.list_worker_blocks()["NumResults"] == 0
+    assert worker.accept(hit["HITId"])
+
+
+def test_notify_workers_shows_the_message_on_the_worker_site(mturk_local):
+    client = mturk_local.client
+    result = client.notify_workers(
+        Subject="New work", MessageText="Receipts today", WorkerIds=["AW1"]
+    )
+    assert result["NotifyWorkersFailureStatuses"] == []
+    worker = Worker(mturk_local.url, "AW1")
+    assert "Receipts today" in worker.sign_in()
+
+
+def test_notification_settings(mturk_local):
+    client = mturk_local.client
+    type_id = hit_type(client)
+    with pytest.raises(client.exceptions.RequestError):
+        client.update_notification_settings(HITTypeId=type_id, Active=True)
+    client.update_notification_settings(
+        HITTypeId=type_id,
+        Notification={
+            "Destination": "arn:aws:sns:us-east-1:123456789012:hitblocks",
+            "Transport": "SNS",
+            "Version": "2006-05-05",
+            "EventTypes": ["AssignmentSubmitted"],
+        },
+        Active=True,
+    )
+    client.update_notification_settings(HITTypeId=type_id, Active=False)
+
+
+def test_expired_returned_and_completed_work_cannot_be_submitted(mturk_local):
+    client = mturk_local.client
+    hit = new_hit(client, MaxAssignments=3)
+    worker = Worker(mturk_local.url, "AWORKER1")
+    worker.sign_in()
+    returned = worker.accept(hit["HITId"])
+    worker.give_back(returned)
+    assert worker.submit(returned, [("answer", "x")])[0] == 409
+
+    done = worker.accept(hit["HITId"])
+    assert worker.submit(done, [("answer", "x")])[0] == 200
+    status, page = worker.submit(done, [("answer", "again")])
+    assert status == 409 and "already submitted" in page
+
+    late = Worker(mturk_local.url, "AWORKER2")
+    late.sign_in()
+    assignment_id = late.accept(hit["HITId"])
+    client.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=datetime(2015, 1, 1))
+    status, page = late.submit(assignment_id, [("answer", "x")])
+    assert status == 409 and "expired" in page
+    assert worker.submit("NOSUCHASSIGNMENT", [("answer", "x")])[0] == 400
+    assert client.list_assignments_for_hit(HITId=hit["HITId"])["NumResults"] == 1
+
+
+def test_one_assignment_per_worker_per_hit(mturk_local):
+    client = mturk_local.client
+    hit = new_hit(client, MaxAssignments=2)
+    worker = Worker(mturk_local.url, "AWORKER1")
+    worker.sign_in()
+    worker.accept(hit["HITId"])
+    status, _, page = worker.request(f"/worker/hits/{hit['HITId']}/accept", [])
+    assert status == 409 and "already" in page
+
+
+def test_state_survives_a_restart(tmp_path):
+    from mturk.client import make_client, resolve_endpoint
+
+    url_db = f"sqlite:///{tmp_path / 'persist.sqlite3'}"
+    ids = []
+    for _ in range(2):
+        local_app = create_local_app(url_db)
+        server = serve_in_thread(local_app, "127.0.0.1", 0, poll_interval=0.05)
+        url = f"http://127.0.0.1:{server.server_port}"
+        client = make_client(resolve_endpoint(url, url))
+        if not ids:
+            ids.append(new_hit(client)["HITId"])
+        else:
+            assert [h["HITId"] for h in client.list_hits()["HITs"]] == ids
+        client.close()
+        server.shutdown()
+        server.server_close()
+        local_app.extensions["mturk_local_store"].dispose()
+
+
+def test_throttling_and_faults_are_retried_by_botocore(mturk_local):
+    client = mturk_local.client  # max_attempts=3
+    mturk_local.faults.queued += [("GetAccountBalance", "throttle"), ("GetAccountBalance", "fault")]
+    assert client.get_account_balance()["AvailableBalance"] == "10000.00"
+    assert mturk_local.faults.calls["GetAccountBalance"] == 3
+    mturk_local.faults.queued += [("GetAccountBalance", "fault")] * 3
+    with pytest.raises(client.exceptions.ServiceFault):
+        client.get_account_balance()
+
+
+def test_requests_must_be_signed_and_name_an_operation(mturk_local):
+    import urllib.error
+    import urllib.request
+
+    def post(headers):
+        request = urllib.request.Request(mturk_local.url + "/", data=b"{}", headers=headers)
+        try:
+            urllib.request.urlopen(request, timeout=5)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)["__type"]
+
+    target = "MTurkRequesterServiceV20170117.GetAccountBalance"
+    assert post({"X-Amz-Target": target}) == (403, "MissingAuthenticationTokenException")
+    signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=x", "X-Amz-Date": "20260101T000000Z"}
+    assert post({**signed, "X-Amz-Target": "Nope.Op"}) == (400, "UnknownOperationException")

@@ -1,0 +1,272 @@
+"""Publishing through the API to the local MTurk service, over real boto3 and HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from app.extensions import db
+from app.models import Hitblock, Item
+from mturk.questions import parse_question
+from tests.test_errors import assert_error
+from tests.worker_site import Worker
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE = {"image_url": "https://example.org/receipt.jpg"}
+
+
+def add_item(client, auth, hitblock, **params):
+    response = client.post(
+        f"/v1/hitblocks/{hitblock['id']}/items", json={**IMAGE, **params}, headers=auth
+    )
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def mturk_hits(publishing):
+    return publishing.client.list_hits(MaxResults=100)["HITs"]
+
+
+def test_post_item_publishes_one_hit_and_answers_the_seed_hit_object(
+    client, auth, make_hitblock, publishing
+):
+    hitblock = make_hitblock(
+        workers_per_item=3,
+        cost_per_item=0.25,
+        keywords="receipts, totals",
+        lifetime_in_seconds=7200,
+        qualification_requirements=[
+            {"qualification_type_id": "000000000000000000L0", "comparator": "GreaterThan",
+             "integer_values": [95]}
+        ],
+    )  # fmt: skip
+    item = add_item(client, auth, hitblock, description='<script>alert("x")</script> ]]> end')
+    response = client.post(f"/v1/item/{item['id']}/post", headers=auth)
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["object"] == "HIT"
+    assert body["service"] == "AMT"
+    assert body["status"] == "published"
+    assert isinstance(body["created"], int)
+    assert body["url"] == f"{publishing.url}/worker/hits/{body['id']}"
+    assert body["item"]["id"] == item["id"]
+    assert body["item"]["status"] == "published"
+    assert body["item"]["hit_id"] == body["id"]
+
+    [hit] = mturk_hits(publishing)
+    assert hit["HITId"] == body["id"]
+    assert hit["MaxAssignments"] == 3
+    assert hit["Reward"] == "0.25"
+    assert hit["Keywords"] == "receipts, totals"
+    assert hit["RequesterAnnotation"] == f"hitblocks:item:{item['id']}"
+    assert hit["QualificationRequirements"][0]["QualificationTypeId"] == "000000000000000000L0"
+    assert hit["QualificationRequirements"][0]["IntegerValues"] == [95]
+    html = parse_question(hit["Question"]).content
+    assert 'src="https://example.org/receipt.jpg"' in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; ]]&gt; end" in html
+    assert "<script>alert" not in html
+
+    hitblock_now = client.get(f"/v1/hitblocks/{hitblock['id']}", headers=auth).json
+    assert hitblock_now["status"] == "in_progress"
+
+
+def test_posting_again_answers_the_same_hit_without_calling_mturk(
+    client, auth, hitblock, publishing
+):
+    item = add_item(client, auth, hitblock)
+    first = client.post(f"/v1/item/{item['id']}/post", headers=auth).json
+    calls = dict(publishing.faults.calls)
+    second = client.post(f"/v1/items/{item['id']}/post", headers=auth).json
+    assert second["id"] == first["id"]
+    assert publishing.faults.calls == calls
+    assert len(mturk_hits(publishing)) == 1
+
+
+def test_post_hitblock_publishes_every_pending_item_with_constant_overhead(
+    client, auth, hitblock, publishing
+):
+    early = add_item(client, auth, hitblock)
+    client.post(f"/v1/item/{early['id']}/post", headers=auth)
+    rows = [{"image_url": f"https://example.org/{n}.jpg"} for n in range(12)]
+    client.post(f"/v1/hitblocks/{hitblock['id']}/items/batch", json=rows, headers=auth)
+    deleted = add_item(client, auth, hitblock)
+    client.delete(f"/v1/item/{deleted['id']}", headers=auth)
+    publishing.faults.calls.clear()
+
+    response = client.post(f"/v1/hitblock/{hitblock['id']}/post", headers=auth)
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["object"] == "hitblock_publication"
+    assert len(body["published"]) == 12
+    assert body["failed"] == []
+    assert body["hitblock"]["status"] == "in_progress"
+    assert publishing.faults.calls == {"GetAccountBalance": 1, "CreateHITWithHITType": 12}
+    assert len(mturk_hits(publishing)) == 13
+    items = client.get(f"/v1/hitblocks/{hitblock['id']}/items?limit=100", headers=auth).json
+    assert {item["status"] for item in items["data"]} == {"published"}
+
+    again = client.post(f"/v1/hitblocks/{hitblock['id']}/post", headers=auth).json
+    assert again["published"] == []
+    assert len(mturk_hits(publishing)) == 13
+
+
+@pytest.mark.parametrize("status", ["paused", "canceled"])
+def test_paused_or_canceled_hitblocks_publish_nothing(
+    app, client, auth, hitblock, publishing, status
+):
+    item = add_item(client, auth, hitblock)
+    with app.app_context():
+        db.session.get(Hitblock, hitblock["id"]).status = status
+        db.session.commit()
+    for path in (f"/v1/item/{item['id']}/post", f"/v1/hitblocks/{hitblock['id']}/post"):
+        error = assert_error(client.post(path, headers=auth), 400)
+        assert error["code"] == f"hitblock_{status}"
+    assert mturk_hits(publishing) == []
+
+
+def test_not_enough_balance_publishes_nothing(client, auth, make_hitblock, publishing):
+    hitblock = make_hitblock(cost_per_item=900, workers_per_item=10)  # 900 + 40% = 1260 each
+    rows = [IMAGE] * 8
+    client.post(f"/v1/hitblocks/{hitblock['id']}/items/batch", json=rows, headers=auth)
+    error = assert_error(client.post(f"/v1/hitblocks/{hitblock['id']}/post", headers=auth), 400)
+    assert error["code"] == "insufficient_funds"
+    assert "10080" in error["message"] and "10000.00" in error["message"]
+    assert mturk_hits(publishing) == []
+    items = client.get(f"/v1/hitblocks/{hitblock['id']}/items", headers=auth).json["data"]
+    assert {item["status"] for item in items} == {"pending"}
+
+
+def test_an_outage_is_503_and_the_item_can_be_posted_again(client, auth, hitblock, publishing):
+    item = add_item(client, auth, hitblock)
+    publishing.faults.queued += [("CreateHITWithHITType", "fault")] * 3  # every retry fails
+    error = assert_error(client.post(f"/v1/item/{item['id']}/post", headers=auth), 503, "api_error")
+    assert error["code"] == "mturk_unavailable"
+    assert client.get(f"/v1/item/{item['id']}", headers=auth).json["status"] == "pending"
+    assert mturk_hits(publishing) == []
+    assert client.post(f"/v1/item/{item['id']}/post", headers=auth).status_code == 200
+    assert len(mturk_hits(publishing)) == 1
+
+
+def test_throttling_is_retried_without_a_second_hit(client, auth, hitblock, publishing):
+    item = add_item(client, auth, hitblock)
+    publishing.faults.queued += [("CreateHITWithHITType", "throttle")]
+    assert client.post(f"/v1/item/{item['id']}/post", headers=auth).status_code == 200
+    assert publishing.faults.calls["CreateHITWithHITType"] == 2
+    assert len(mturk_hits(publishing)) == 1
+
+
+def test_mturk_refusal_is_400_with_mturks_message(app, client, auth, make_hitblock, publishing):
+    hitblock = make_hitblock(type="html", template="<p>${question}</p>")
+    item = add_item(client, auth, hitblock, question="q")
+    with app.app_context():  # a HIT type id MTurk has never heard of
+        db.session.get(Hitblock, hitblock["id"]).hit_type_id = "NOSUCHTYPE"
+        db.session.commit()
+    error = assert_error(client.post(f"/v1/item/{item['id']}/post", headers=auth), 400)
+    assert error["code"] == "mturk_rejected"
+    assert "NOSUCHTYPE" in error["message"]
+    assert client.get(f"/v1/item/{item['id']}", headers=auth).json["status"] == "pending"
+
+
+def test_question_too_large_is_refused_before_calling_mturk(
+    client, auth, make_hitblock, publishing
+):
+    hitblock = make_hitblock(type="html", template="<p>${a}</p><p>${b}</p>")
+    item = add_item(client, auth, hitblock, a="x" * 40_000, b="y" * 40_000)
+    error = assert_error(client.post(f"/v1/item/{item['id']}/post", headers=auth), 400)
+    assert error["code"] == "question_too_large"
+    assert publishing.faults.calls == {}
+
+
+def test_deleting_a_published_item_expires_its_hit(client, auth, hitblock, publishing):
+    item = add_item(client, auth, hitblock)
+    hit_id = client.post(f"/v1/item/{item['id']}/post", headers=auth).json["id"]
+    assert client.delete(f"/v1/item/{item['id']}", headers=auth).status_code == 200
+    assert publishing.client.get_hit(HITId=hit_id)["HIT"]["HITStatus"] == "Disposed"
+    assert client.get(f"/v1/item/{item['id']}", headers=auth).status_code == 404
+
+
+def test_deleting_an_item_with_work_awaiting_review_expires_but_keeps_the_hit(
+    client, auth, hitblock, publishing
+):
+    item = add_item(client, auth, hitblock)
+    hit_id = client.post(f"/v1/item/{item['id']}/post", headers=auth).json["id"]
+    worker = Worker(publishing.url, "AWORKER1")
+    worker.sign_in()
+    assert worker.submit(worker.accept(hit_id), [("transcription", "12.00")])[0] == 200
+    assert client.delete(f"/v1/item/{item['id']}", headers=auth).status_code == 200
+    hit = publishing.client.get_hit(HITId=hit_id)["HIT"]
+    assert hit["HITStatus"] == "Reviewable"  # expired, and the submitted work is still there
+    assert publishing.client.list_assignments_for_hit(HITId=hit_id)["NumResults"] == 1
+
+
+def test_deleting_when_mturk_is_down_changes_nothing(client, auth, hitblock, publishing):
+    item = add_item(client, auth, hitblock)
+    client.post(f"/v1/item/{item['id']}/post", headers=auth)
+    publishing.faults.queued += [("UpdateExpirationForHIT", "fault")] * 3
+    assert_error(client.delete(f"/v1/item/{item['id']}", headers=auth), 503, "api_error")
+    assert client.get(f"/v1/item/{item['id']}", headers=auth).json["status"] == "published"
+
+
+def test_a_worker_sees_and_submits_a_published_item(client, auth, make_hitblock, publishing):
+    hitblock = make_hitblock(type="text-classification", labels=["spam", "ham"])
+    item = add_item(client, auth, hitblock, text="Win a prize now!!!")
+    hit_id = client.post(f"/v1/item/{item['id']}/post", headers=auth).json["id"]
+    worker = Worker(publishing.url, "AWORKER1")
+    page = worker.sign_in()
+    assert hit_id in page
+    status, _, frame = worker.request(f"/worker/hits/{hit_id}/frame?assignmentId=X")
+    assert status == 200 and "Win a prize now!!!" in frame and 'value="spam"' in frame
+    assert worker.submit(worker.accept(hit_id), [("label", "spam")])[0] == 200
+    [assignment] = publishing.client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
+    assert "<FreeText>spam</FreeText>" in assignment["Answer"]
+
+
+CRASH_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    from app import create_app
+    from app.services import publishing
+    from tests.conftest import basic_auth
+
+    app = create_app({"DATABASE_URL": sys.argv[1], "MTURK_ENDPOINT": sys.argv[2]})
+    real_record = publishing._record
+
+    def crash(session, hitblock, published):
+        os._exit(86)  # MTurk made the HIT; we die before our commit records it
+
+    publishing._record = crash
+    app.test_client().post(f"/v1/item/{sys.argv[3]}/post", headers=basic_auth(sys.argv[4]))
+    os._exit(1)  # not reached: the crash above must happen first
+    """
+)
+
+
+def test_a_crash_after_mturk_answered_and_before_commit_makes_no_second_hit(
+    app, client, key, auth, hitblock, publishing
+):
+    item = add_item(client, auth, hitblock)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, url, publishing.url, str(item["id"]), key],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert crashed.returncode == 86, crashed.stderr
+    [orphan] = mturk_hits(publishing)  # MTurk has the HIT; our database does not know it yet
+    with app.app_context():
+        stored = db.session.get(Item, item["id"])
+        assert stored.status == "pending" and stored.hit_id is None
+        assert stored.unique_request_token is not None
+
+    response = client.post(f"/v1/item/{item['id']}/post", headers=auth)
+    assert response.status_code == 200, response.json
+    assert response.json["id"] == orphan["HITId"]
+    assert [hit["HITId"] for hit in mturk_hits(publishing)] == [orphan["HITId"]]
