@@ -159,7 +159,8 @@ class LocalMTurk:
 
 @pytest.fixture
 def mturk_local(tmp_path: Path) -> Iterator[LocalMTurk]:
-    local_app = create_local_app(f"sqlite:///{tmp_path / 'mturk-local.sqlite3'}")
+    # Sweep on every request, so that tests see deadlines and auto-approvals at once.
+    local_app = create_local_app(f"sqlite:///{tmp_path / 'mturk-local.sqlite3'}", sweep_interval=0)
     server = serve_in_thread(local_app, "127.0.0.1", 0, poll_interval=0.05)
     url = f"http://127.0.0.1:{server.server_port}"
     client = make_client(resolve_endpoint(url, url), max_attempts=3)

@@ -138,3 +138,38 @@ def test_wsgi_module_exposes_the_app(tmp_path, monkeypatch):
     response = wsgi.app.test_client().get("/v1/hitblocks")
     assert response.status_code == 401
     sys.modules.pop("wsgi", None)
+
+
+def test_mturk_local_command_serves_the_requester_api_and_worker_site(tmp_path):
+    from mturk.client import make_client, resolve_endpoint
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "HITBLOCKS_DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}",
+        "HITBLOCKS_MTURK_LOCAL_DATABASE_URL": f"sqlite:///{tmp_path / 'mturk.sqlite3'}",
+        "HITBLOCKS_MTURK_LOCAL_BALANCE": "25.00",
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "mturk-local", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    stdout = process.stdout
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True)
+    reader.start()
+    try:
+        output = read_until(lines, "Running on")
+        assert any(f"http://127.0.0.1:{port}/worker" in line for line in output)
+        url = f"http://127.0.0.1:{port}"
+        client = make_client(resolve_endpoint(url, url))
+        assert client.get_account_balance()["AvailableBalance"] == "25.00"
+        client.close()
+    finally:
+        stop((process, lines, reader))

@@ -24,9 +24,13 @@ def create_local_app(
     starting_balance: Decimal = Decimal("10000.00"),
     latency: float = 0.0,
     rate_per_second: float = 0.0,
+    sweep_interval: float = 1.0,
 ) -> Flask:
+    """``sweep_interval``: how often, at most, time-driven changes (assignment deadlines,
+    auto-approval, HIT expiry) are applied; they are applied before the next request after."""
     app = Flask(__name__, static_folder=None)
-    app.extensions["mturk_local_store"] = Store(database_url, int(starting_balance * 100))
+    store = Store(database_url, int(starting_balance * 100), sweep_interval)
+    app.extensions["mturk_local_store"] = store
     app.extensions["mturk_local_faults"] = Faults(latency=latency, rate_per_second=rate_per_second)
     app.register_blueprint(requester_blueprint)
     app.register_blueprint(worker_blueprint)

@@ -20,7 +20,7 @@ from botocore.model import Shape
 from botocore.validate import ParamValidator
 from flask import Blueprint, Response, current_app, request
 
-from mturk.local.requester import OPERATIONS, TurkError, sweep
+from mturk.local.requester import OPERATIONS, TurkError, sweep_if_due
 
 TARGET_PREFIX = "MTurkRequesterServiceV20170117."
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -103,7 +103,7 @@ def requester_api() -> Response:
         current_app.extensions["mturk_local_faults"].before(operation)
         store = current_app.extensions["mturk_local_store"]
         with store.transaction() as session:
-            sweep(session)
+            sweep_if_due(store, session)
             result = OPERATIONS[operation](session, params)
         return _reply(200, result)
     except TurkError as error:

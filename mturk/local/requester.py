@@ -25,6 +25,7 @@ from mturk.local.store import (
     Assignment,
     Bonus,
     HITType,
+    Store,
     WorkerBlock,
     WorkerMessage,
     new_id,
@@ -126,6 +127,15 @@ def refresh_status(session: Session, hit: HIT, at: float | None = None) -> None:
         hit.status = "Unassignable"
     else:
         hit.status = "Assignable"
+
+
+def sweep_if_due(store: Store, session: Session) -> None:
+    """Sweep at most once per ``store.sweep_interval``, so that a burst of calls does not pay
+    for the same scan each time."""
+    at = clock()
+    if at - store.last_sweep >= store.sweep_interval:
+        sweep(session)
+        store.last_sweep = at
 
 
 def sweep(session: Session) -> None:

@@ -152,7 +152,9 @@ class WorkerMessage(Base):
 class Store:
     """Engine and sessions of the local service; one transaction per request."""
 
-    def __init__(self, url: str, starting_balance_cents: int) -> None:
+    def __init__(self, url: str, starting_balance_cents: int, sweep_interval: float = 1.0) -> None:
+        self.sweep_interval = sweep_interval
+        self.last_sweep = 0.0
         self.engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", apply_sqlite_pragmas)

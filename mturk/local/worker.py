@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from mturk.local.requester import DONE_STATUSES, refresh_status, sweep
+from mturk.local.requester import DONE_STATUSES, refresh_status, sweep_if_due
 from mturk.local.store import HIT, Assignment, HITType, WorkerBlock, WorkerMessage, now
 from mturk.questions import answers_xml, parse_question
 
@@ -72,7 +72,7 @@ def index() -> Response:
     if worker_id is None:
         return _page("login.html")
     with _store().transaction() as session:
-        sweep(session)
+        sweep_if_due(_store(), session)
         return _page("hits.html", **_dashboard(session, worker_id))
 
 
@@ -183,7 +183,7 @@ def preview(hit_id: str) -> Response:
     if worker_id is None:
         return redirect(url_for("worker.index"))
     with _store().transaction() as session:
-        sweep(session)
+        sweep_if_due(_store(), session)
         hit = session.scalar(select(HIT).where(HIT.id == hit_id))
         if hit is None or hit.status == "Disposed":
             return _page("hits.html", 404, **_dashboard(session, worker_id))
@@ -196,7 +196,7 @@ def accept(hit_id: str) -> Response:
     if worker_id is None:
         return redirect(url_for("worker.index"))
     with _store().transaction() as session:
-        sweep(session)
+        sweep_if_due(_store(), session)
         hit = session.scalar(select(HIT).where(HIT.id == hit_id).with_for_update())
         if hit is None or hit.status == "Disposed":
             return _page("hits.html", 404, **_dashboard(session, worker_id))
@@ -251,7 +251,7 @@ def work(assignment_id: str) -> Response:
     if worker_id is None:
         return redirect(url_for("worker.index"))
     with _store().transaction() as session:
-        sweep(session)
+        sweep_if_due(_store(), session)
         assignment = _own_assignment(session, assignment_id, worker_id)
         if assignment is None:
             return _page("hits.html", 404, **_dashboard(session, worker_id))
@@ -302,7 +302,7 @@ def external_submit() -> Response:
     ]
     back = url_for("worker.index", _external=True)
     with _store().transaction() as session:
-        sweep(session)
+        sweep_if_due(_store(), session)
         assignment = session.scalar(select(Assignment).where(Assignment.id == assignment_id))
         problem = _why_not_submit(session, assignment)
         if problem is not None:

@@ -1,0 +1,108 @@
+"""A worker in a real browser: headless Chromium (Debian's package) driven by Playwright
+walks the worker site through preview, accept and submit. Skipped when either is missing;
+``.ci/run`` installs both."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import defusedxml.ElementTree as SafeET
+import pytest
+
+from mturk.questions import ANSWERS_NS
+
+CHROMIUM = os.environ.get("HITBLOCKS_TEST_CHROMIUM") or shutil.which("chromium") or ""
+if os.environ.get("HITBLOCKS_REQUIRE_BROWSER") and not CHROMIUM:
+    raise RuntimeError("HITBLOCKS_REQUIRE_BROWSER is set but Chromium is not installed")
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM, reason="Chromium is not installed (apt-get install chromium)"
+)
+FLAGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def page(tmp_path) -> Iterator[Any]:
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, chromium_sandbox=False, args=FLAGS
+        )
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def publish(client, auth, make_hitblock, publishing, **hitblock_fields):
+    hitblock = make_hitblock(**hitblock_fields)
+    item = client.post(
+        f"/v1/hitblocks/{hitblock['id']}/items", json={"text": "Win a prize now!!!"}, headers=auth
+    ).json
+    return client.post(f"/v1/item/{item['id']}/post", headers=auth).json["id"]
+
+
+def work_through(page, publishing, hit_id: str) -> Any:
+    page.goto(f"{publishing.url}/worker")
+    page.fill("#worker_id", "ABROWSER1")
+    page.click("#sign-in")
+    page.wait_for_selector("#worker-id")
+    page.click(f"a[href='/worker/hits/{hit_id}']")
+    task = page.frame_locator("#task-frame")
+    playwright_api.expect(task.locator("text=Win a prize now!!!")).to_be_visible()
+    playwright_api.expect(task.locator("[type=submit], button[type=submit]").first).to_be_disabled()
+    page.click("#accept")
+    page.wait_for_url("**/worker/assignments/*")
+    return page.frame_locator("#task-frame")
+
+
+def test_a_worker_previews_accepts_and_submits_in_a_browser(
+    page, client, auth, make_hitblock, publishing
+):
+    hit_id = publish(
+        client, auth, make_hitblock, publishing, type="text-classification", labels=["spam", "ham"]
+    )
+    task = work_through(page, publishing, hit_id)
+    task.locator("input[value=spam]").check()
+    task.locator("#submitButton").click()
+    playwright_api.expect(task.locator("#result")).to_have_text("HIT submitted")
+
+    [assignment] = publishing.client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
+    assert assignment["WorkerId"] == "ABROWSER1"
+    assert "<QuestionIdentifier>label</QuestionIdentifier>" in assignment["Answer"]
+    assert "<FreeText>spam</FreeText>" in assignment["Answer"]
+
+
+CROWD_TEMPLATE = """
+<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
+<crowd-form>
+  <p>${text}</p>
+  <crowd-input name="reason" required></crowd-input>
+  <label><input type="checkbox" name="sure"> Sure</label>
+</crowd-form>
+"""
+
+
+def test_a_crowd_form_template_submits_task_answers(page, client, auth, make_hitblock, publishing):
+    hit_id = publish(client, auth, make_hitblock, publishing, type="html", template=CROWD_TEMPLATE)
+    task = work_through(page, publishing, hit_id)
+    task.locator("input[name=reason]").fill("it shouts")
+    task.locator("input[name=sure]").check()
+    task.locator("button[type=submit]").click()
+    playwright_api.expect(task.locator("#result")).to_have_text("HIT submitted")
+
+    [assignment] = publishing.client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
+    answer = SafeET.fromstring(assignment["Answer"]).find("a:Answer", {"a": ANSWERS_NS})
+    assert answer.findtext("a:QuestionIdentifier", namespaces={"a": ANSWERS_NS}) == "taskAnswers"
+    task_answers = json.loads(answer.findtext("a:FreeText", namespaces={"a": ANSWERS_NS}))
+    assert task_answers == [{"reason": "it shouts", "sure": {"on": True}}]
