@@ -29,16 +29,18 @@ def free_port() -> int:
 Server = tuple[subprocess.Popen[str], queue.Queue[str], threading.Thread]
 
 
-def start(database: Path, port: int, mturk_port: int) -> Server:
+def start(database: Path, port: int, mturk_port: int, command: str = "run") -> Server:
+    """``hitblocks <command> --port`` in a subprocess, on its own databases and ports."""
     env = {
         **os.environ,
         "HITBLOCKS_DATABASE_URL": f"sqlite:///{database}",
         "HITBLOCKS_MTURK_LOCAL_DATABASE_URL": f"sqlite:///{database.parent / 'mturk.sqlite3'}",
         "HITBLOCKS_MTURK_LOCAL_PORT": str(mturk_port),
+        "HITBLOCKS_MTURK_LOCAL_BALANCE": "25.00",
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "run", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", command, "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -144,32 +146,13 @@ def test_mturk_local_command_serves_the_requester_api_and_worker_site(tmp_path):
     from mturk.client import make_client, resolve_endpoint
 
     port = free_port()
-    env = {
-        **os.environ,
-        "HITBLOCKS_DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}",
-        "HITBLOCKS_MTURK_LOCAL_DATABASE_URL": f"sqlite:///{tmp_path / 'mturk.sqlite3'}",
-        "HITBLOCKS_MTURK_LOCAL_BALANCE": "25.00",
-        "PYTHONUNBUFFERED": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "mturk-local", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    stdout = process.stdout
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True)
-    reader.start()
+    server = start(tmp_path / "api.sqlite3", port, port, command="mturk-local")
     try:
-        output = read_until(lines, "Running on")
+        output = read_until(server[1], "Running on")
         assert any(f"http://127.0.0.1:{port}/worker" in line for line in output)
         url = f"http://127.0.0.1:{port}"
         client = make_client(resolve_endpoint(url, url))
         assert client.get_account_balance()["AvailableBalance"] == "25.00"
         client.close()
     finally:
-        stop((process, lines, reader))
+        stop(server)

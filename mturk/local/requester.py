@@ -67,6 +67,15 @@ def _hit(session: Session, hit_id: str) -> HIT:
     return hit
 
 
+def _hit_type(session: Session, hit_type_id: str) -> HITType:
+    hit_type = session.get(HITType, hit_type_id)
+    if hit_type is None:
+        raise TurkError(
+            f"HITType {hit_type_id} does not exist.", "AWS.MechanicalTurk.HITTypeDoesNotExist"
+        )
+    return hit_type
+
+
 def _assignment(session: Session, assignment_id: str) -> Assignment:
     assignment = session.scalar(
         select(Assignment).where(
@@ -169,8 +178,7 @@ def sweep(session: Session) -> None:
 
 def _approve(session: Session, assignment: Assignment, feedback: str | None, at: float) -> None:
     hit = _hit(session, assignment.hit_id)
-    hit_type = session.get(HITType, hit.hit_type_id)
-    assert hit_type is not None
+    hit_type = _hit_type(session, hit.hit_type_id)
     reward = Decimal(hit_type.reward_cents) / 100
     _charge(session, hit_type.reward_cents + _cents(str(commission(reward, hit.max_assignments))))
     assignment.status = "Approved"
@@ -316,12 +324,7 @@ def create_hit_type(session: Session, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_hit_with_hit_type(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    hit_type = session.get(HITType, params["HITTypeId"])
-    if hit_type is None:
-        raise TurkError(
-            f"HITType {params['HITTypeId']} does not exist.",
-            "AWS.MechanicalTurk.HITTypeDoesNotExist",
-        )
+    hit_type = _hit_type(session, params["HITTypeId"])
     if "Question" not in params:
         raise TurkError(
             "Question is required (HIT layouts are not supported here).", "AWS.MissingParameters"
@@ -595,12 +598,7 @@ def notify_workers(session: Session, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_notification_settings(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    hit_type = session.get(HITType, params["HITTypeId"])
-    if hit_type is None:
-        raise TurkError(
-            f"HITType {params['HITTypeId']} does not exist.",
-            "AWS.MechanicalTurk.HITTypeDoesNotExist",
-        )
+    hit_type = _hit_type(session, params["HITTypeId"])
     if "Notification" in params:
         hit_type.notification = params["Notification"]
         hit_type.notification_active = params.get("Active", True)

@@ -7,7 +7,9 @@ Its form posts to ``/mturk/externalSubmit``, which records MTurk's QuestionFormA
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -64,6 +66,23 @@ def _reward(hit_type: HITType) -> str:
 
 def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Run a page for the signed-in worker, in one transaction after the time sweep; a
+    visitor who has not signed in is sent to the sign-in page."""
+
+    @functools.wraps(view)
+    def wrapper(**kwargs: Any) -> Response:
+        worker_id = _worker_id()
+        if worker_id is None:
+            return redirect(url_for("worker.index"))
+        store = _store()
+        with store.transaction() as session:
+            sweep_if_due(store, session)
+            return view(session, worker_id, **kwargs)
+
+    return wrapper
 
 
 @blueprint.get("/worker")
@@ -178,44 +197,36 @@ def _task_page(
 
 
 @blueprint.get("/worker/hits/<hit_id>")
-def preview(hit_id: str) -> Response:
-    worker_id = _worker_id()
-    if worker_id is None:
-        return redirect(url_for("worker.index"))
-    with _store().transaction() as session:
-        sweep_if_due(_store(), session)
-        hit = session.scalar(select(HIT).where(HIT.id == hit_id))
-        if hit is None or hit.status == "Disposed":
-            return _page("hits.html", 404, **_dashboard(session, worker_id))
-        return _task_page(session, hit, None, worker_id)
+@signed_in
+def preview(session: Session, worker_id: str, hit_id: str) -> Response:
+    hit = session.scalar(select(HIT).where(HIT.id == hit_id))
+    if hit is None or hit.status == "Disposed":
+        return _page("hits.html", 404, **_dashboard(session, worker_id))
+    return _task_page(session, hit, None, worker_id)
 
 
 @blueprint.post("/worker/hits/<hit_id>/accept")
-def accept(hit_id: str) -> Response:
-    worker_id = _worker_id()
-    if worker_id is None:
-        return redirect(url_for("worker.index"))
-    with _store().transaction() as session:
-        sweep_if_due(_store(), session)
-        hit = session.scalar(select(HIT).where(HIT.id == hit_id).with_for_update())
-        if hit is None or hit.status == "Disposed":
-            return _page("hits.html", 404, **_dashboard(session, worker_id))
-        problem = _why_not_accept(session, hit, worker_id)
-        if problem:
-            return _task_page(session, hit, None, worker_id, error=problem, status=409)
-        hit_type = session.get(HITType, hit.hit_type_id)
-        assert hit_type is not None
-        at = now()
-        assignment = Assignment(
-            hit_id=hit.id,
-            worker_id=worker_id,
-            accept_time=at,
-            deadline=at + hit_type.assignment_duration,
-        )
-        session.add(assignment)
-        session.flush()
-        refresh_status(session, hit, at)
-        return redirect(url_for("worker.work", assignment_id=assignment.id))
+@signed_in
+def accept(session: Session, worker_id: str, hit_id: str) -> Response:
+    hit = session.scalar(select(HIT).where(HIT.id == hit_id).with_for_update())
+    if hit is None or hit.status == "Disposed":
+        return _page("hits.html", 404, **_dashboard(session, worker_id))
+    problem = _why_not_accept(session, hit, worker_id)
+    if problem:
+        return _task_page(session, hit, None, worker_id, error=problem, status=409)
+    hit_type = session.get(HITType, hit.hit_type_id)
+    assert hit_type is not None
+    at = now()
+    assignment = Assignment(
+        hit_id=hit.id,
+        worker_id=worker_id,
+        accept_time=at,
+        deadline=at + hit_type.assignment_duration,
+    )
+    session.add(assignment)
+    session.flush()
+    refresh_status(session, hit, at)
+    return redirect(url_for("worker.work", assignment_id=assignment.id))
 
 
 def _why_not_accept(session: Session, hit: HIT, worker_id: str) -> str | None:
@@ -246,32 +257,25 @@ def _own_assignment(session: Session, assignment_id: str, worker_id: str) -> Ass
 
 
 @blueprint.get("/worker/assignments/<assignment_id>")
-def work(assignment_id: str) -> Response:
-    worker_id = _worker_id()
-    if worker_id is None:
-        return redirect(url_for("worker.index"))
-    with _store().transaction() as session:
-        sweep_if_due(_store(), session)
-        assignment = _own_assignment(session, assignment_id, worker_id)
-        if assignment is None:
-            return _page("hits.html", 404, **_dashboard(session, worker_id))
-        hit = session.scalar(select(HIT).where(HIT.id == assignment.hit_id))
-        assert hit is not None
-        return _task_page(session, hit, assignment, worker_id)
+@signed_in
+def work(session: Session, worker_id: str, assignment_id: str) -> Response:
+    assignment = _own_assignment(session, assignment_id, worker_id)
+    if assignment is None:
+        return _page("hits.html", 404, **_dashboard(session, worker_id))
+    hit = session.scalar(select(HIT).where(HIT.id == assignment.hit_id))
+    assert hit is not None
+    return _task_page(session, hit, assignment, worker_id)
 
 
 @blueprint.post("/worker/assignments/<assignment_id>/return")
-def return_assignment(assignment_id: str) -> Response:
-    worker_id = _worker_id()
-    if worker_id is None:
-        return redirect(url_for("worker.index"))
-    with _store().transaction() as session:
-        assignment = _own_assignment(session, assignment_id, worker_id)
-        if assignment is not None:
-            assignment.status = "Returned"
-            hit = session.scalar(select(HIT).where(HIT.id == assignment.hit_id))
-            assert hit is not None
-            refresh_status(session, hit)
+@signed_in
+def return_assignment(session: Session, worker_id: str, assignment_id: str) -> Response:
+    assignment = _own_assignment(session, assignment_id, worker_id)
+    if assignment is not None:
+        assignment.status = "Returned"
+        hit = session.scalar(select(HIT).where(HIT.id == assignment.hit_id))
+        assert hit is not None
+        refresh_status(session, hit)
     return redirect(url_for("worker.index"))
 
 
