@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,26 @@ def test_posting_again_answers_the_same_hit_without_calling_mturk(
     second = client.post(f"/v1/items/{item['id']}/post", headers=auth).json
     assert second["id"] == first["id"]
     assert publishing.faults.calls == calls
+    assert len(mturk_hits(publishing)) == 1
+
+
+def test_two_posts_of_one_item_at_once_make_one_hit(client, auth, hitblock, publishing):
+    item = add_item(client, auth, hitblock)
+    publishing.faults.latency = 0.2  # both requests are in flight together
+    barrier = threading.Barrier(2)
+    answers: list = []
+
+    def post() -> None:
+        barrier.wait()
+        answers.append(client.post(f"/v1/item/{item['id']}/post", headers=auth))
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert answers[0].json["id"] == answers[1].json["id"]
     assert len(mturk_hits(publishing)) == 1
 
 

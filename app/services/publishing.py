@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.errors import ApiError, invalid, mturk_error
 from app.models import Hitblock, Item, utcnow
@@ -105,11 +105,20 @@ def _check_funds(gateway: MTurkGateway, hitblock: Hitblock, count: int) -> None:
         )
 
 
-def _assign_tokens(items: list[Item]) -> None:
-    """A token per item, derived from its id and kept: every retry reuses it."""
-    for item in items:
-        if item.unique_request_token is None:
-            item.unique_request_token = f"hb-{item.id}-{secrets.token_hex(8)}"
+def _assign_tokens(session: DbSession, item_ids: list[int]) -> dict[int, str]:
+    """Each item's token, derived from its id and kept: every retry reuses it.
+
+    Set only where none is set yet, in one conditional UPDATE, so that two requests posting
+    the same item at once end up with the same token, and MTurk makes one HIT for both.
+    """
+    session.connection().execute(
+        update(Item)
+        .where(Item.id == bindparam("item_id"), Item.unique_request_token.is_(None))
+        .values(unique_request_token=bindparam("token")),
+        [{"item_id": i, "token": f"hb-{i}-{secrets.token_hex(8)}"} for i in item_ids],
+    )
+    rows = session.execute(select(Item.id, Item.unique_request_token).where(Item.id.in_(item_ids)))
+    return {item_id: token for item_id, token in rows if token is not None}
 
 
 @dataclass(frozen=True)
@@ -124,11 +133,11 @@ class HitRequest:
     lifetime: int
 
     @classmethod
-    def of(cls, hitblock: Hitblock, item: Item, question: str) -> HitRequest:
-        assert hitblock.hit_type_id is not None and item.unique_request_token is not None
+    def of(cls, hitblock: Hitblock, item_id: int, token: str, question: str) -> HitRequest:
+        assert hitblock.hit_type_id is not None
         return cls(
-            item.id,
-            item.unique_request_token,
+            item_id,
+            token,
             question,
             hitblock.hit_type_id,
             hitblock.workers_per_item,
@@ -173,8 +182,9 @@ def post_item(
             with transaction(session):
                 _check_funds(gateway, hitblock, 1)
                 _ensure_hit_type(session, gateway, hitblock)
-                _assign_tokens([item])
-            created = HitRequest.of(hitblock, item, question).send(gateway)
+                tokens = _assign_tokens(session, [item_id])
+                request = HitRequest.of(hitblock, item_id, tokens[item_id], question)
+            created = request.send(gateway)
         except MTurkError as error:
             raise mturk_error(error) from error
         with transaction(session):
@@ -208,9 +218,11 @@ def post_hitblock(
             with transaction(session):
                 _check_funds(gateway, hitblock, len(pending))
                 _ensure_hit_type(session, gateway, hitblock)
-                _assign_tokens(pending)
-                session.flush()
-                requests = [HitRequest.of(hitblock, item, questions[item.id]) for item in pending]
+                tokens = _assign_tokens(session, list(questions))
+                requests = [
+                    HitRequest.of(hitblock, item_id, tokens[item_id], question)
+                    for item_id, question in questions.items()
+                ]
         except MTurkError as error:
             raise mturk_error(error) from error
 
