@@ -33,9 +33,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_field(Money, "number", None)
     api.register_field(UnixTime, "integer", None)
 
-    from app.views import hitblocks, items
+    from app.views import hitblocks, items, responses
 
     api.register_blueprint(hitblocks.blp)
     api.register_blueprint(items.blp)
+    api.register_blueprint(responses.blp)
     http.install(app)
     return app

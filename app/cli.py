@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +14,7 @@ from flask.cli import FlaskGroup, ScriptInfo, routes_command, shell_command, wit
 from flask.cli import run_command as flask_run_command
 from werkzeug.serving import run_simple
 
-from app import create_app
+from app import create_app, jobs
 from app.bootstrap import SchemaNotCurrent, ensure_schema, prepare
 from app.extensions import db
 from app.services import accounts
@@ -40,6 +42,10 @@ def run_command(ctx: click.Context, **options: Any) -> None:
     serving = not options["reload"] or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
     if app.config["MTURK_ENDPOINT"] == "local" and serving:
         _start_local_mturk(app)
+    if scheduler_enabled(app) and serving:
+        jobs.start_background(app)
+        interval = app.config["POLL_INTERVAL_SECONDS"]
+        click.echo(f"Poller: every {interval} s (HITBLOCKS_SCHEDULER=off leaves it to a worker)")
     if issued is not None:
         base = f"http://{options['host']}:{options['port']}"
         click.echo(f"Created the first account {issued.account_name!r} with this API key:")
@@ -82,6 +88,32 @@ def mturk_local_command(host: str | None, port: int | None) -> None:
         f"worker site at http://{host}:{port}/worker"
     )
     run_simple(host, port, _local_app(app), threaded=True, request_handler=KeepAliveHandler)
+
+
+def scheduler_enabled(app: Flask) -> bool:
+    return str(app.config["SCHEDULER"]).lower() not in {"off", "false", "0", "no"}
+
+
+@main.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """Run only the scheduled jobs (the poller), not the web service."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"Poller: every {app.config['POLL_INTERVAL_SECONDS']} s")
+    jobs.run_blocking(app)
+
+
+@main.command("poll")
+@click.option("--once", is_flag=True, required=True, help="Run one cycle and exit.")
+@with_appcontext
+def poll_command(once: bool) -> None:
+    """Run one poll cycle (for cron and tests) and print what it did as JSON."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    report = jobs.run_poll_cycle(app)
+    if report is None:
+        click.echo(json.dumps({"skipped": "another process is polling"}))
+        return
+    click.echo(json.dumps(asdict(report)))
 
 
 @main.group("keys")

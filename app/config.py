@@ -38,6 +38,14 @@ class DefaultConfig:
     # MTurk calls in flight at once when a whole hitblock is published.
     MTURK_CONCURRENCY = 8
 
+    # The poller: how often it runs, whether `hitblocks run` runs it ("off" to leave it to
+    # `hitblocks worker`), and how many multi-worker HITs and due auto-approvals it checks
+    # per cycle.
+    POLL_INTERVAL_SECONDS = 30
+    SCHEDULER = "on"
+    POLL_PARTIAL_BUDGET = 20
+    POLL_DUE_BUDGET = 100
+
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     JSON_SORT_KEYS = False
 

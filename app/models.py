@@ -153,6 +153,8 @@ class Item(Model):
     unique_request_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     hit_id: Mapped[str | None] = mapped_column(String(64), index=True)
     published: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the poller last listed this HIT's assignments (multi-worker HITs, in rotation).
+    last_polled: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     hitblock: Mapped[Hitblock] = relationship(lazy="raise_on_sql")
     responses: Mapped[list[Response]] = relationship(
@@ -172,10 +174,45 @@ class Response(Model):
     status: Mapped[str] = mapped_column(String(16), default="submitted")
     data: Mapped[dict[str, Any]] = mapped_column(JsonType)
     answer_xml: Mapped[str] = mapped_column(Text, default="")
+    # Why the answer could not be parsed (it is kept raw in answer_xml); None when it could.
+    answer_error: Mapped[str | None] = mapped_column(Text)
+    accepted: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted: Mapped[datetime] = mapped_column(UTCDateTime)
+    auto_approval_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feedback: Mapped[str | None] = mapped_column(Text)
+    # What MTurk charged for this response: reward plus fee once approved (0 otherwise).
+    cost: Mapped[Decimal] = mapped_column(Cents, default=Decimal("0.00"), server_default="0")
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     item: Mapped[Item] = relationship(back_populates="responses")
+
+
+class Bonus(Model):
+    """A bonus to a response's worker; its row id makes the UniqueRequestToken."""
+
+    __tablename__ = "bonuses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Cents)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, paid
+    unique_request_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # Amount plus MTurk's fee, once paid.
+    cost: Mapped[Decimal] = mapped_column(Cents, default=Decimal("0.00"))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobLease(Model):
+    """Who runs a scheduled job right now: one holder at a time, across processes and hosts."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # Item counts are derived, never stored, so they cannot drift; deferred so that loading a

@@ -214,11 +214,20 @@ class ResponseSchema(Schema):
     object = fields.Constant("response")
     id = fields.Integer()
     item = fields.Integer(attribute="item_id")
-    status = fields.String()
+    status = fields.String(metadata={"enum": ["submitted", "approved", "rejected"]})
     approved = fields.Method("_approved", metadata={"type": "boolean", "nullable": True})
     worker_id = fields.String()
-    data = fields.Dict()
+    assignment_id = fields.String(metadata={"description": "MTurk's AssignmentId."})
+    data = fields.Dict(metadata={"description": "Each answer field as a list of its values."})
+    answer_error = fields.String(
+        allow_none=True,
+        metadata={"description": "Why the answer XML could not be read (it is kept raw)."},
+    )
+    feedback = fields.String(allow_none=True)
+    cost = Money()
+    accepted = UnixTime(allow_none=True)
     submitted = UnixTime()
+    reviewed = UnixTime(allow_none=True)
     created = UnixTime()
 
     def _approved(self, response: Any) -> bool | None:
@@ -302,6 +311,59 @@ class HitblockPublicationSchema(Schema):
         fields.Dict(),
         metadata={"description": "Items left pending, each with its error; post again."},
     )
+
+
+class ResponseListArgsSchema(ListArgsSchema):
+    status = fields.String(validate=validate.OneOf(["submitted", "approved", "rejected"]))
+
+
+class ResponseListSchema(ListSchema):
+    data = fields.List(fields.Nested(ResponseSchema))
+
+
+class ApproveSchema(Schema):
+    feedback = fields.String(validate=validate.Length(1, 1024))
+
+
+class RejectSchema(Schema):
+    feedback = fields.String(
+        required=True,
+        validate=validate.Length(1, 1024),
+        metadata={"description": "Shown to the worker; MTurk requires it for rejections."},
+    )
+
+
+class BonusCreateSchema(Schema):
+    amount = fields.Decimal(required=True, validate=_cents, metadata={"type": "number"})
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(1, 1024),
+        metadata={"description": "Shown to the worker; MTurk requires it."},
+    )
+
+
+class BonusSchema(Schema):
+    object = fields.Constant("bonus")
+    id = fields.Integer()
+    response = fields.Integer(attribute="response_id")
+    amount = Money()
+    reason = fields.String()
+    status = fields.String(metadata={"enum": ["pending", "paid", "failed"]})
+    cost = Money(metadata={"description": "Amount plus MTurk's fee, once paid."})
+    currency = fields.Constant("usd")
+    created = UnixTime()
+    paid = UnixTime(allow_none=True)
+
+
+class ReviewOutcomeSchema(Schema):
+    response = fields.Integer()
+    status = fields.String()
+    error = fields.Dict(allow_none=True)
+
+
+class ReviewResultSchema(Schema):
+    object = fields.Constant("review_result")
+    results = fields.List(fields.Nested(ReviewOutcomeSchema))
 
 
 class DeletedSchema(Schema):

@@ -18,6 +18,8 @@ from mturk.fees import format_amount
 
 HIT_ALREADY_EXISTS = "AWS.MechanicalTurk.HitAlreadyExists"
 INVALID_HIT_STATE = "AWS.MechanicalTurk.InvalidHITState"
+INVALID_ASSIGNMENT_STATE = "AWS.MechanicalTurk.InvalidAssignmentState"
+DUPLICATE_REQUEST = "AWS.MechanicalTurk.DuplicateRequest"
 _HIT_ID_IN_MESSAGE = re.compile(r"\b[A-Z0-9]{20,64}\b")
 
 
@@ -47,6 +49,39 @@ class HitTypeSpec:
     auto_approval_delay: int
     keywords: str = ""
     qualification_requirements: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HitInfo:
+    hit_id: str
+    status: str
+    expiration: datetime
+    max_assignments: int
+
+
+@dataclass(frozen=True)
+class AssignmentInfo:
+    assignment_id: str
+    worker_id: str
+    hit_id: str
+    status: str  # Submitted, Approved or Rejected
+    answer: str
+    accepted: datetime | None
+    submitted: datetime | None
+    auto_approval_due: datetime | None
+
+
+def _assignment(raw: dict[str, Any]) -> AssignmentInfo:
+    return AssignmentInfo(
+        assignment_id=raw["AssignmentId"],
+        worker_id=raw["WorkerId"],
+        hit_id=raw["HITId"],
+        status=raw["AssignmentStatus"],
+        answer=raw.get("Answer", ""),
+        accepted=raw.get("AcceptTime"),
+        submitted=raw.get("SubmitTime"),
+        auto_approval_due=raw.get("AutoApprovalTime"),
+    )
 
 
 @dataclass(frozen=True)
@@ -149,6 +184,83 @@ class MTurkGateway:
                     return CreatedHit(match.group(0), recovered=True)
             raise
         return CreatedHit(str(response["HIT"]["HITId"]), recovered=False)
+
+    def reviewable_hits(self, hit_type_id: str) -> Iterator[HitInfo]:
+        """HITs of a HIT type whose work is all in (or that expired), page by page."""
+        params: dict[str, Any] = {
+            "HITTypeId": hit_type_id,
+            "Status": "Reviewable",
+            "MaxResults": 100,
+        }
+        while True:
+            with self._translate():
+                page = self.client.list_reviewable_hits(**params)
+            for hit in page.get("HITs", []):
+                yield HitInfo(
+                    hit["HITId"], hit["HITStatus"], hit["Expiration"], hit["MaxAssignments"]
+                )
+            if not page.get("NextToken"):
+                return
+            params["NextToken"] = page["NextToken"]
+
+    def assignments(self, hit_id: str, statuses: list[str]) -> list[AssignmentInfo]:
+        """Every assignment of a HIT in these statuses, all pages."""
+        found: list[AssignmentInfo] = []
+        params: dict[str, Any] = {
+            "HITId": hit_id,
+            "AssignmentStatuses": statuses,
+            "MaxResults": 100,
+        }
+        while True:
+            with self._translate():
+                page = self.client.list_assignments_for_hit(**params)
+            found += [_assignment(raw) for raw in page.get("Assignments", [])]
+            if not page.get("NextToken"):
+                return found
+            params["NextToken"] = page["NextToken"]
+
+    def get_assignment(self, assignment_id: str) -> AssignmentInfo:
+        with self._translate():
+            return _assignment(self.client.get_assignment(AssignmentId=assignment_id)["Assignment"])
+
+    def approve(self, assignment_id: str, feedback: str | None) -> None:
+        params = {"AssignmentId": assignment_id}
+        if feedback:
+            params["RequesterFeedback"] = feedback
+        with self._translate():
+            self.client.approve_assignment(**params)
+
+    def reject(self, assignment_id: str, feedback: str) -> None:
+        with self._translate():
+            self.client.reject_assignment(AssignmentId=assignment_id, RequesterFeedback=feedback)
+
+    def send_bonus(
+        self, *, worker_id: str, assignment_id: str, amount: Decimal, reason: str, token: str
+    ) -> bool:
+        """Pay a bonus once per token; False when MTurk already paid it under this token."""
+        try:
+            with self._translate():
+                self.client.send_bonus(
+                    WorkerId=worker_id,
+                    AssignmentId=assignment_id,
+                    BonusAmount=format_amount(amount),
+                    Reason=reason,
+                    UniqueRequestToken=token,
+                )
+        except MTurkRejected as error:
+            if error.code == DUPLICATE_REQUEST:
+                return False
+            raise
+        return True
+
+    def mark_reviewing(self, hit_id: str) -> None:
+        """Move a Reviewable HIT to Reviewing, so that it stops coming back as new work."""
+        try:
+            with self._translate():
+                self.client.update_hit_review_status(HITId=hit_id, Revert=False)
+        except MTurkRejected as error:
+            if error.code != INVALID_HIT_STATE:  # already Reviewing, or disposed
+                raise
 
     def expire_hit(self, hit_id: str) -> None:
         with self._translate():

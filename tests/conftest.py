@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,3 +178,15 @@ def publishing(app: Flask, mturk_local: LocalMTurk) -> LocalMTurk:
     app.config["MTURK_ENDPOINT"] = mturk_local.url
     app.config["MTURK_MAX_ATTEMPTS"] = 3
     return mturk_local
+
+
+@pytest.fixture
+def mturk_calls(app: Flask, publishing: LocalMTurk) -> Counter[str]:
+    """MTurk calls the app makes, by operation, counted on its own boto3 client."""
+    from app.gateway import mturk_gateway
+
+    calls: Counter[str] = Counter()
+    with app.app_context():
+        events = mturk_gateway().client.meta.events
+        events.register("before-call.mturk", lambda model, **_: calls.update([model.name]))
+    return calls

@@ -11,7 +11,16 @@ from sqlalchemy import inspect
 from app import create_app
 from app.extensions import db
 
-TABLES = {"accounts", "api_keys", "hitblocks", "items", "responses", "alembic_version"}
+TABLES = {
+    "accounts",
+    "api_keys",
+    "hitblocks",
+    "items",
+    "responses",
+    "bonuses",
+    "job_leases",
+    "alembic_version",
+}
 
 
 def migrate_and_diff(url: str) -> list:

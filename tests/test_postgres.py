@@ -18,15 +18,24 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_client(postgres_schema_url):
-    app = create_app({"DATABASE_URL": postgres_schema_url, "TESTING": True})
+def pg_app(postgres_schema_url, mturk_local):
+    """The API on a fresh PostgreSQL schema, publishing to this test's local MTurk."""
+    app = create_app(
+        {"DATABASE_URL": postgres_schema_url, "MTURK_ENDPOINT": mturk_local.url, "TESTING": True}
+    )
     with app.app_context():
         flask_migrate.upgrade()
-        key = create_key(db.session, "acme").key
-        other = create_key(db.session, "globex").key
-    yield app, app.test_client(), basic_auth(key), basic_auth(other)
+    yield app
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def pg_client(pg_app):
+    with pg_app.app_context():
+        key = create_key(db.session, "acme").key
+        other = create_key(db.session, "globex").key
+    return pg_app, pg_app.test_client(), basic_auth(key), basic_auth(other)
 
 
 def test_full_flow_on_postgres(pg_client):
@@ -75,3 +84,78 @@ def test_full_flow_on_postgres(pg_client):
     }
     assert client.get(f"/v1/item/{first_id}", headers=auth).status_code == 404
     assert client.get("/v1/item/2147483647", headers=auth).status_code == 404
+
+
+def test_two_pollers_and_two_reviewers_at_once_neither_duplicate_nor_fight(pg_app, mturk_local):
+    """Two poll cycles (the lease bypassed, as if two hosts raced) and two bulk approvals run
+    at once on PostgreSQL: every assignment is stored once and paid once."""
+    import threading
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from app.gateway import mturk_gateway
+    from app.models import Response
+    from app.services.polling import poll_once
+    from tests.worker_site import Worker
+
+    app = pg_app
+    with app.app_context():
+        auth = basic_auth(create_key(db.session, "acme").key)
+    client = app.test_client()
+    hitblock = client.post(
+        "/v1/hitblocks",
+        json={"type": "image-transcription", "title": "t", "cost_per_item": 0.1,
+              "workers_per_item": 2},
+        headers=auth,
+    ).json  # fmt: skip
+    rows = [{"image_url": f"https://example.org/{n}.jpg"} for n in range(8)]
+    client.post(f"/v1/hitblocks/{hitblock['id']}/items/batch", json=rows, headers=auth)
+    client.post(f"/v1/hitblocks/{hitblock['id']}/post", headers=auth)
+    items = client.get(f"/v1/hitblocks/{hitblock['id']}/items?limit=100", headers=auth).json
+    for worker_id in ("AWORKER1", "AWORKER2"):
+        worker = Worker(mturk_local.url, worker_id)
+        worker.sign_in()
+        for item in items["data"]:
+            worker.submit(worker.accept(item["hit_id"]), [("transcription", worker_id)])
+    start = Decimal(mturk_local.client.get_account_balance()["AvailableBalance"])
+
+    def at_once(action):
+        barrier = threading.Barrier(2)
+        failures: list[BaseException] = []
+
+        def run():
+            try:
+                barrier.wait()
+                action()
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+
+    def poll():
+        with app.app_context():
+            report = poll_once(db.session, mturk_gateway(), retry_bonuses_after=timedelta(0))
+            assert report.errors == []
+
+    at_once(poll)
+    poll()
+    with app.app_context():
+        stored = db.session.scalars(select(Response.assignment_id)).all()
+        assert len(stored) == len(set(stored)) == 16
+    listed = client.get(f"/v1/hitblocks/{hitblock['id']}/items?limit=100", headers=auth).json
+    assert {item["status"] for item in listed["data"]} == {"completed"}
+
+    at_once(lambda: client.post(f"/v1/hitblocks/{hitblock['id']}/responses/approve", headers=auth))
+    end = Decimal(mturk_local.client.get_account_balance()["AvailableBalance"])
+    assert start - end == Decimal("1.92")  # 16 x (0.10 + 0.02), each paid once
+    body = client.get(f"/v1/hitblocks/{hitblock['id']}", headers=auth).json
+    assert Decimal(str(body["total_spent"])) == start - end
+    with app.app_context():
+        approved = select(func.count(Response.id)).where(Response.status == "approved")
+        assert db.session.scalar(approved) == 16

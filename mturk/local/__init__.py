@@ -50,9 +50,16 @@ class KeepAliveHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
 
 
+class QuietHandler(KeepAliveHandler):
+    """No access log line per request: for the service run beside the API and in tests."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
 def serve_in_thread(app: Flask, host: str, port: int, poll_interval: float = 0.5) -> BaseWSGIServer:
     """Serve the local service from a daemon thread (``hitblocks run`` and the tests)."""
-    server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
+    server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
     threading.Thread(
         target=server.serve_forever, args=(poll_interval,), name="mturk-local", daemon=True
     ).start()

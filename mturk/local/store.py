@@ -149,6 +149,18 @@ class WorkerMessage(Base):
     sent_at: Mapped[float] = mapped_column(Float, default=now)
 
 
+def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    apply_sqlite_pragmas(dbapi_connection)
+    dbapi_connection.isolation_level = None  # transactions begin where we say (below)
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Every request's transaction takes SQLite's write lock up front (BEGIN IMMEDIATE), so
+    that two requests cannot both read an assignment as Submitted and both approve (and pay)
+    it: a request sees the state the previous one left."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Store:
     """Engine and sessions of the local service; one transaction per request."""
 
@@ -157,7 +169,8 @@ class Store:
         self.last_sweep = 0.0
         self.engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", apply_sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         with self.transaction() as session:

@@ -489,3 +489,31 @@ def test_requests_must_be_signed_and_name_an_operation(mturk_local):
     assert post({"X-Amz-Target": target}) == (403, "MissingAuthenticationTokenException")
     signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=x", "X-Amz-Date": "20260101T000000Z"}
     assert post({**signed, "X-Amz-Target": "Nope.Op"}) == (400, "UnknownOperationException")
+
+
+def test_concurrent_approvals_pay_once(mturk_local):
+    import threading
+
+    client = mturk_local.client
+    hit = new_hit(client)
+    assignment_id = submitted(mturk_local, hit["HITId"])
+    start = balance(client)
+    mturk_local.faults.latency = 0.05  # both requests in flight together
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def approve():
+        barrier.wait()
+        try:
+            client.approve_assignment(AssignmentId=assignment_id)
+            outcomes.append("approved")
+        except client.exceptions.RequestError as error:
+            outcomes.append(error.response["TurkErrorCode"])
+
+    threads = [threading.Thread(target=approve) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["AWS.MechanicalTurk.InvalidAssignmentState"] * 3 + ["approved"]
+    assert balance(client) == start - Decimal("0.60")
