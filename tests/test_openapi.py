@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from openapi_schema_validator import OAS30Validator
@@ -94,6 +95,23 @@ def test_real_responses_match_their_documented_schemas(
     check(spec, "/v1/hitblocks/{hitblock_id}/post", "post", posted)
     deleted = client.delete(f"/v1/item/{item.json['id']}", headers=auth)
     check(spec, "/v1/item/{item_id}", "delete", deleted)
+
+    from app.extensions import db
+    from app.models import Response
+
+    with client.application.app_context():
+        db.session.add(
+            Response(
+                item_id=item.json["id"], assignment_id="A1", worker_id="AW", data={"a": ["b"]},
+                submitted=datetime.now(UTC), auto_approval_due=datetime.now(UTC),
+            )
+        )  # fmt: skip
+        db.session.commit()
+        response_id = db.session.scalar(db.select(Response.id))
+    listed = client.get(f"/v1/hitblocks/{hid}/responses?status=submitted", headers=auth)
+    check(spec, "/v1/hitblocks/{hitblock_id}/responses", "get", listed)
+    one = client.get(f"/v1/responses/{response_id}", headers=auth)
+    check(spec, "/v1/responses/{response_id}", "get", one)
 
     bad = client.post("/v1/hitblocks", json={"title": "x"}, headers=auth)
     assert bad.status_code == 400
