@@ -92,6 +92,21 @@ def test_a_poll_cycle_brings_submitted_work_back_as_responses(
     assert len(responses_of(client, auth, item)) == 1
 
 
+def test_a_completed_hitblock_reopens_when_new_items_are_published(
+    app, client, auth, make_hitblock, publishing
+):
+    hitblock, (item,) = setup_items(client, auth, make_hitblock)
+    work(publishing, item["hit_id"])
+    poll(app)
+    path = f"/v1/hitblocks/{hitblock['id']}"
+    assert client.get(path, headers=auth).json["status"] == "completed"
+    more = client.post(f"{path}/items", json={"image_url": "https://example.org/x.jpg"},
+                       headers=auth)  # fmt: skip
+    assert more.status_code == 200
+    client.post(f"/v1/item/{more.json['id']}/post", headers=auth)
+    assert client.get(path, headers=auth).json["status"] == "in_progress"
+
+
 def test_idle_hits_cost_no_call_each(app, client, auth, make_hitblock, publishing, mturk_calls):
     _, items = setup_items(client, auth, make_hitblock, count=30)
     work(publishing, items[3]["hit_id"])

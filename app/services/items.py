@@ -137,10 +137,12 @@ def _field_errors(messages: Any) -> list[FieldError]:
 
 
 def _check_open(hitblock: Hitblock) -> None:
-    if hitblock.status in {"canceled", "completed"}:
+    """A canceled hitblock takes no items; a completed one does, and reopens when they are
+    published."""
+    if hitblock.status == "canceled":
         raise invalid(
-            f"Hitblock {hitblock.id} is {hitblock.status} and takes no new items.",
-            code=f"hitblock_{hitblock.status}",
+            f"Hitblock {hitblock.id} is canceled and takes no new items.",
+            code="hitblock_canceled",
         )
 
 

@@ -165,7 +165,7 @@ def _record(session: DbSession, hitblock: Hitblock, published: dict[int, str]) -
                 for item_id, hit_id in published.items()
             ],
         )
-        if hitblock.status == "unlaunched":
+        if hitblock.status in {"unlaunched", "completed"}:
             hitblock.status = "in_progress"
 
 
