@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 import threading
 from pathlib import Path
@@ -15,7 +12,7 @@ from app.extensions import db
 from app.models import Hitblock, Item
 from mturk.questions import parse_question
 from tests.test_errors import assert_error
-from tests.worker_site import Worker
+from tests.worker_site import Worker, run_killed_script
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = {"image_url": "https://example.org/receipt.jpg"}
@@ -272,14 +269,7 @@ def test_a_crash_after_mturk_answered_and_before_commit_makes_no_second_hit(
 ):
     item = add_item(client, auth, hitblock)
     url = app.config["SQLALCHEMY_DATABASE_URI"]
-    crashed = subprocess.run(
-        [sys.executable, "-c", CRASH_SCRIPT, url, publishing.url, str(item["id"]), key],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    crashed = run_killed_script(CRASH_SCRIPT, url, publishing.url, str(item["id"]), key)
     assert crashed.returncode == 86, crashed.stderr
     [orphan] = mturk_hits(publishing)  # MTurk has the HIT; our database does not know it yet
     with app.app_context():

@@ -3,9 +3,6 @@ submitting through the worker site."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 import time
 from datetime import datetime, timedelta
@@ -21,7 +18,7 @@ from app.gateway import mturk_gateway
 from app.models import Bonus, Response
 from app.services.polling import poll_once
 from tests.test_errors import assert_error
-from tests.worker_site import Worker
+from tests.worker_site import complete, run_killed_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,12 +33,7 @@ def setup_items(client, auth, make_hitblock, count=1, **hitblock_fields):
 
 
 def work(publishing, hit_id, worker_id="AWORKER1", answer="12.00"):
-    worker = Worker(publishing.url, worker_id)
-    worker.sign_in()
-    assignment_id = worker.accept(hit_id)
-    status, page = worker.submit(assignment_id, [("transcription", answer)])
-    assert status == 200, page
-    return assignment_id
+    return complete(publishing.url, hit_id, worker_id, [("transcription", answer)])
 
 
 def poll(app, **options):
@@ -389,14 +381,7 @@ def test_a_poller_killed_mid_cycle_loses_and_duplicates_nothing(
     _, items = setup_items(client, auth, make_hitblock, count=3)
     for n, item in enumerate(items):
         work(publishing, item["hit_id"], f"AWORKER{n}")
-    killed = subprocess.run(
-        [sys.executable, "-c", KILL_SCRIPT, app.config["SQLALCHEMY_DATABASE_URI"], publishing.url],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    killed = run_killed_script(KILL_SCRIPT, app.config["SQLALCHEMY_DATABASE_URI"], publishing.url)
     assert killed.returncode == 86, killed.stderr
     with app.app_context():
         assert db.session.scalar(select(func.count(Response.id))) == 1  # one HIT got stored

@@ -1,12 +1,19 @@
-"""A worker driving the local MTurk worker site over real HTTP, form by form."""
+"""A worker driving the local MTurk worker site over real HTTP, form by form; and a helper
+for the tests that kill a process on purpose."""
 
 from __future__ import annotations
 
 import http.cookiejar
+import os
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Worker:
@@ -48,3 +55,25 @@ class Worker:
     def give_back(self, assignment_id: str) -> None:
         status, _, page = self.request(f"/worker/assignments/{assignment_id}/return", [])
         assert status == 200, page
+
+
+def complete(base_url: str, hit_id: str, worker_id: str, fields: list[tuple[str, str]]) -> str:
+    """A worker signs in, accepts the HIT and submits these fields; the assignment id."""
+    worker = Worker(base_url, worker_id)
+    worker.sign_in()
+    assignment_id = worker.accept(hit_id)
+    status, page = worker.submit(assignment_id, fields)
+    assert status == 200, page
+    return assignment_id
+
+
+def run_killed_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a Python script that is meant to kill itself (``os._exit``) at a chosen line."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

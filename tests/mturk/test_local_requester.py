@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from mturk.local import create_local_app, serve_in_thread
 from mturk.questions import html_question
-from tests.worker_site import Worker
+from tests.worker_site import Worker, complete
 
 FORM = (
     '<form method="post" action="/mturk/externalSubmit">'
@@ -48,12 +48,7 @@ def turk_code(error: ClientError) -> str:
 
 
 def submitted(mturk_local, hit_id, worker_id="AWORKER1", answer="12.00"):
-    worker = Worker(mturk_local.url, worker_id)
-    worker.sign_in()
-    assignment_id = worker.accept(hit_id)
-    status, page = worker.submit(assignment_id, [("answer", answer)])
-    assert status == 200, page
-    return assignment_id
+    return complete(mturk_local.url, hit_id, worker_id, [("answer", answer)])
 
 
 def balance(client) -> Decimal:
