@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import textwrap
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,6 @@ from mturk.questions import parse_question
 from tests.test_errors import assert_error
 from tests.worker_site import Worker, run_killed_script
 
-ROOT = Path(__file__).resolve().parent.parent
 IMAGE = {"image_url": "https://example.org/receipt.jpg"}
 
 

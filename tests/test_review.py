@@ -7,7 +7,6 @@ import textwrap
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,8 +18,6 @@ from app.models import Bonus, Response
 from app.services.polling import poll_once
 from tests.test_errors import assert_error
 from tests.worker_site import complete, run_killed_script
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def setup_items(client, auth, make_hitblock, count=1, **hitblock_fields):
