@@ -9,6 +9,7 @@ from flask import Flask
 from app import http
 from app.config import configure
 from app.extensions import HitblocksApi, db, migrate
+from app.ratelimit import init_rate_limits
 from app.schemas import Money, UnixTime
 
 
@@ -39,4 +40,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(items.blp)
     api.register_blueprint(responses.blp)
     http.install(app)
+    init_rate_limits(app)
     return app

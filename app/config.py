@@ -46,6 +46,11 @@ class DefaultConfig:
     POLL_PARTIAL_BUDGET = 20
     POLL_DUE_BUDGET = 100
 
+    # Requests per API key, in Flask-Limiter's notation ("100 per second", "1000/hour;20/second"),
+    # counted in memory, or in Redis (or any storage Flask-Limiter knows) at this URL.
+    RATELIMIT_DEFAULT = "100 per second"
+    RATELIMIT_STORAGE_URL = ""
+
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     JSON_SORT_KEYS = False
 

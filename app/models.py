@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     event,
     func,
     select,
@@ -203,6 +204,22 @@ class Bonus(Model):
     cost: Mapped[Decimal] = mapped_column(Cents, default=Decimal("0.00"))
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyKey(Model):
+    """A POST made with an Idempotency-Key: its request's fingerprint, then its answer,
+    replayed for repeats within 24 hours (Stripe's semantics)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("account_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int | None] = mapped_column(Integer)  # None while it runs
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class JobLease(Model):

@@ -19,6 +19,7 @@ TABLES = {
     "responses",
     "bonuses",
     "job_leases",
+    "idempotency_keys",
     "alembic_version",
 }
 
