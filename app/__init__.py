@@ -34,11 +34,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_field(Money, "number", None)
     api.register_field(UnixTime, "integer", None)
 
-    from app.views import hitblocks, items, responses
+    from app.views import events, hitblocks, items, responses
 
     api.register_blueprint(hitblocks.blp)
     api.register_blueprint(items.blp)
     api.register_blueprint(responses.blp)
+    api.register_blueprint(events.blp)
     http.install(app)
     init_rate_limits(app)
     return app

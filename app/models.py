@@ -206,6 +206,20 @@ class Bonus(Model):
     paid: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Event(Model):
+    """Something worth knowing happened: written in the same transaction as the change (an
+    outbox), for the events API and for webhook deliveries."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_account_id_id", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JsonType)  # the object, as the API shows it
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class IdempotencyKey(Model):
     """A POST made with an Idempotency-Key: its request's fingerprint, then its answer,
     replayed for repeats within 24 hours (Stripe's semantics)."""

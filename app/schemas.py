@@ -19,6 +19,16 @@ from marshmallow import (
 
 from app.templates import HITBLOCK_TYPES, ITEM_TYPES
 
+EVENT_TYPES = [
+    "item.published",
+    "item.completed",
+    "item.expired",
+    "response.submitted",
+    "response.approved",
+    "response.rejected",
+    "hitblock.completed",
+]
+
 # Ranges MTurk documents for CreateHITType / CreateHITWithHITType.
 MIN_DURATION, MAX_DURATION = 30, 31_536_000
 MAX_ID = 2_147_483_647  # ids are 32-bit integers on every backend
@@ -364,6 +374,22 @@ class ReviewOutcomeSchema(Schema):
 class ReviewResultSchema(Schema):
     object = fields.Constant("review_result")
     results = fields.List(fields.Nested(ReviewOutcomeSchema))
+
+
+class EventListArgsSchema(ListArgsSchema):
+    type = fields.String(validate=validate.OneOf(EVENT_TYPES))
+
+
+class EventSchema(Schema):
+    object = fields.Constant("event")
+    id = fields.Integer()
+    type = fields.String()
+    created = UnixTime()
+    data = fields.Dict(metadata={"description": "``object``: the object as it was then."})
+
+
+class EventListSchema(ListSchema):
+    data = fields.List(fields.Nested(EventSchema))
 
 
 class DeletedSchema(Schema):

@@ -3,6 +3,7 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 from sqlalchemy.types import TypeDecorator
@@ -24,6 +25,8 @@ def render_item(type_, obj, autogen_context):
     """Write our TypeDecorators (cents, UTC datetimes) as their plain column types."""
     if type_ == "type" and isinstance(obj, TypeDecorator):
         return f"sa.{obj.impl!r}"
+    if type_ == "type" and isinstance(obj, sa.JSON) and obj._variant_mapping:
+        return 'sa.JSON().with_variant(postgresql.JSONB(), "postgresql")'
     return False
 
 

@@ -20,6 +20,7 @@ TABLES = {
     "bonuses",
     "job_leases",
     "idempotency_keys",
+    "events",
     "alembic_version",
 }
 

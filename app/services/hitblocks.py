@@ -30,7 +30,7 @@ HIT_FIELDS = {
 }
 
 
-def _with_counts() -> Any:
+def with_counts() -> Any:
     return (undefer(Hitblock.num_items), undefer(Hitblock.num_items_completed))  # type: ignore[attr-defined]
 
 
@@ -40,7 +40,7 @@ def find_hitblock(
     """The account's hitblock, or the same 404 whether it is missing or someone else's."""
     stmt = select(Hitblock).where(Hitblock.id == hitblock_id, Hitblock.account_id == account_id)
     if counts:
-        stmt = stmt.options(*_with_counts())
+        stmt = stmt.options(*with_counts())
     hitblock = session.scalar(stmt)
     if hitblock is None:
         raise not_found("hitblock", hitblock_id)
@@ -63,7 +63,7 @@ def get_hitblock(session: DbSession, account_id: int, hitblock_id: int) -> Hitbl
 
 
 def list_hitblocks(session: DbSession, account_id: int, args: dict[str, Any]) -> Page[Hitblock]:
-    stmt = select(Hitblock).where(Hitblock.account_id == account_id).options(*_with_counts())
+    stmt = select(Hitblock).where(Hitblock.account_id == account_id).options(*with_counts())
     return paginate(session, stmt, Hitblock.id, args)
 
 

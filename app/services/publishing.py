@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select, update
 
 from app.errors import ApiError, invalid, mturk_error
 from app.models import Hitblock, Item, utcnow
-from app.services import DbSession, transaction
+from app.services import DbSession, events, transaction
 from app.services.hitblocks import find_hitblock
 from app.services.items import find_item
 from app.templates import HITBLOCK_TYPES, render
@@ -156,17 +156,22 @@ class HitRequest:
 
 
 def _record(session: DbSession, hitblock: Hitblock, published: dict[int, str]) -> None:
+    """Mark items published (each once: a concurrent recorder of the same item changes
+    nothing) and write their ``item.published`` events in the same transaction."""
     now = utcnow()
-    if published:
-        session.execute(
-            update(Item),
-            [
-                {"id": item_id, "hit_id": hit_id, "status": "published", "published": now}
-                for item_id, hit_id in published.items()
-            ],
-        )
-        if hitblock.status in {"unlaunched", "completed"}:
-            hitblock.status = "in_progress"
+    changed = [
+        item_id
+        for item_id, hit_id in published.items()
+        if session.execute(
+            update(Item)
+            .where(Item.id == item_id, Item.status == "pending")
+            .values(hit_id=hit_id, status="published", published=now)
+        ).rowcount  # type: ignore[attr-defined]
+    ]
+    for snapshot in events.item_snapshots(session, changed) if changed else []:
+        events.emit(session, hitblock.account_id, "item.published", snapshot)
+    if changed and hitblock.status in {"unlaunched", "completed"}:
+        hitblock.status = "in_progress"
 
 
 def post_item(

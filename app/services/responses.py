@@ -23,7 +23,7 @@ from sqlalchemy.orm import contains_eager
 from app.errors import ApiError, mturk_error, not_found
 from app.models import Bonus, Hitblock, Item, Response, utcnow
 from app.pagination import Page, paginate
-from app.services import DbSession, transaction
+from app.services import DbSession, events, transaction
 from app.services.hitblocks import find_hitblock
 from app.services.items import find_item
 from mturk.answers import parse_answer
@@ -66,6 +66,9 @@ def record_outcome(session: DbSession, response: Response, hitblock: Hitblock, s
     ).rowcount  # type: ignore[attr-defined]
     if changed and status == "approved":
         _charge(session, response.item_id, hitblock.id, values["cost"])
+    if changed:
+        snapshot = events.response_snapshot(session, response.id)
+        events.emit(session, hitblock.account_id, f"response.{status}", snapshot)
     return bool(changed)
 
 
@@ -107,13 +110,18 @@ def store_assignments(
     stmt = (
         dialect_insert(Response)
         .on_conflict_do_nothing(index_elements=["assignment_id"])
-        .returning(Response.status)
+        .returning(Response.id, Response.status)
     )
-    inserted = [session.execute(stmt, row).scalar() for row in rows]
-    new = [status for status in inserted if status is not None]
-    approved = sum(1 for status in new if status == "approved")
+    inserted = [session.execute(stmt, row).first() for row in rows]
+    new = [row for row in inserted if row is not None]
+    approved = sum(1 for row in new if row.status == "approved")
     if approved:
         _charge(session, item.id, hitblock.id, cost * approved)
+    for row in new:
+        snapshot = events.response_snapshot(session, row.id)
+        events.emit(session, hitblock.account_id, "response.submitted", snapshot)
+        if row.status != "submitted":
+            events.emit(session, hitblock.account_id, f"response.{row.status}", snapshot)
     return len(new)
 
 
@@ -127,9 +135,13 @@ def settle_item(session: DbSession, item: Item, hitblock: Hitblock, hit_expired:
     elif hit_expired:
         status = "expired"
     if status != item.status:
-        session.execute(
+        changed = session.execute(
             update(Item).where(Item.id == item.id, Item.status == "published").values(status=status)
-        )
+        ).rowcount  # type: ignore[attr-defined]
+        if not changed:
+            return status  # another poller settled it first (and wrote its events)
+        [snapshot] = events.item_snapshots(session, [item.id])
+        events.emit(session, hitblock.account_id, f"item.{status}", snapshot)
         still_open = session.scalar(
             select(
                 exists().where(
@@ -138,11 +150,14 @@ def settle_item(session: DbSession, item: Item, hitblock: Hitblock, hit_expired:
             )
         )
         if not still_open:
-            session.execute(
+            completed = session.execute(
                 update(Hitblock)
                 .where(Hitblock.id == hitblock.id, Hitblock.status == "in_progress")
                 .values(status="completed")
-            )
+            ).rowcount  # type: ignore[attr-defined]
+            if completed:
+                snapshot = events.hitblock_snapshot(session, hitblock.id)
+                events.emit(session, hitblock.account_id, "hitblock.completed", snapshot)
     return status
 
 

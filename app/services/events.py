@@ -1,0 +1,76 @@
+"""Events: written in the transaction of the change they describe (an outbox).
+
+Each is written only by the statement that actually changed the state (a conditional
+UPDATE's rowcount, an INSERT that was not a duplicate), so a repeat or a second poller
+never writes the same event twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import contains_eager, selectinload
+
+from app.models import Event, Hitblock, Item, Response
+from app.pagination import Page, paginate
+from app.services import DbSession
+
+
+def emit(session: DbSession, account_id: int, event_type: str, obj: dict[str, Any]) -> None:
+    session.add(Event(account_id=account_id, type=event_type, data={"object": obj}))
+
+
+def item_snapshots(session: DbSession, item_ids: list[int]) -> list[dict[str, Any]]:
+    """The items as the API shows them (with their responses), read in one pass."""
+    from app.schemas import ItemSchema
+
+    items = session.scalars(
+        select(Item)
+        .join(Item.hitblock)
+        .options(contains_eager(Item.hitblock), selectinload(Item.responses))
+        .where(Item.id.in_(item_ids))
+        .order_by(Item.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return ItemSchema(many=True).dump(items)  # type: ignore[no-any-return]
+
+
+def response_snapshot(session: DbSession, response_id: int) -> dict[str, Any]:
+    from app.schemas import ResponseSchema
+
+    response = session.scalars(
+        select(Response).where(Response.id == response_id).execution_options(populate_existing=True)
+    ).one()
+    return ResponseSchema().dump(response)  # type: ignore[no-any-return]
+
+
+def hitblock_snapshot(session: DbSession, hitblock_id: int) -> dict[str, Any]:
+    from app.schemas import HitblockSchema
+    from app.services.hitblocks import with_counts
+
+    hitblock = session.scalars(
+        select(Hitblock)
+        .where(Hitblock.id == hitblock_id)
+        .options(*with_counts())
+        .execution_options(populate_existing=True)
+    ).one()
+    return HitblockSchema().dump(hitblock)  # type: ignore[no-any-return]
+
+
+def find_event(session: DbSession, account_id: int, event_id: int) -> Event:
+    from app.errors import not_found
+
+    event = session.scalar(
+        select(Event).where(Event.id == event_id, Event.account_id == account_id)
+    )
+    if event is None:
+        raise not_found("event", event_id)
+    return event
+
+
+def list_events(session: DbSession, account_id: int, args: dict[str, Any]) -> Page[Event]:
+    stmt = select(Event).where(Event.account_id == account_id)
+    if args.get("type"):
+        stmt = stmt.where(Event.type == args["type"])
+    return paginate(session, stmt, Event.id, args)
