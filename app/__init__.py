@@ -34,12 +34,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_field(Money, "number", None)
     api.register_field(UnixTime, "integer", None)
 
-    from app.views import events, hitblocks, items, responses
+    from app.views import events, hitblocks, items, responses, webhooks
 
     api.register_blueprint(hitblocks.blp)
     api.register_blueprint(items.blp)
     api.register_blueprint(responses.blp)
     api.register_blueprint(events.blp)
+    api.register_blueprint(webhooks.blp)
     http.install(app)
     init_rate_limits(app)
     return app

@@ -51,6 +51,12 @@ class DefaultConfig:
     RATELIMIT_DEFAULT = "100 per second"
     RATELIMIT_STORAGE_URL = ""
 
+    # Webhook and callback deliveries: how often the sender runs, and whether destinations on
+    # private, loopback or link-local addresses are allowed (off: a requester must not reach
+    # the service's own network through them).
+    WEBHOOK_INTERVAL_SECONDS = 2
+    CALLBACKS_ALLOW_PRIVATE = False
+
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     JSON_SORT_KEYS = False
 

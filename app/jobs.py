@@ -27,11 +27,13 @@ from app.extensions import db
 from app.gateway import mturk_gateway
 from app.models import JobLease, utcnow
 from app.services import DbSession, transaction
+from app.services.deliveries import DeliveryReport, deliver_due
 from app.services.polling import CycleReport, poll_once
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 POLLER = "poller"
+SENDER = "webhooks"
 
 
 def acquire_lease(session: DbSession, name: str, ttl: timedelta, holder: str = HOLDER) -> bool:
@@ -90,6 +92,21 @@ def run_poll_cycle(app: Flask, holder: str = HOLDER) -> CycleReport | None:
     return report
 
 
+def run_deliveries(app: Flask, holder: str = HOLDER) -> DeliveryReport | None:
+    """Send the webhooks and callbacks that are due, if no other process is sending them."""
+    with app.app_context():
+        if not acquire_lease(db.session, SENDER, timedelta(minutes=2), holder):
+            return None
+        try:
+            return deliver_due(
+                db.session,
+                allow_private=bool(app.config["CALLBACKS_ALLOW_PRIVATE"]),
+                concurrency=int(app.config["MTURK_CONCURRENCY"]),
+            )
+        finally:
+            release_lease(db.session, SENDER, holder)
+
+
 def schedule(app: Flask, scheduler: BaseScheduler) -> BaseScheduler:
     scheduler.add_job(
         run_poll_cycle,
@@ -100,6 +117,15 @@ def schedule(app: Flask, scheduler: BaseScheduler) -> BaseScheduler:
         max_instances=1,
         coalesce=True,
         next_run_time=utcnow(),
+    )
+    scheduler.add_job(
+        run_deliveries,
+        "interval",
+        args=[app],
+        seconds=int(app.config["WEBHOOK_INTERVAL_SECONDS"]),
+        id=SENDER,
+        max_instances=1,
+        coalesce=True,
     )
     return scheduler
 

@@ -134,6 +134,8 @@ class Hitblock(Model):
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # MTurk's HIT type for this hitblock (also its HIT group), made on first publish.
     hit_type_id: Mapped[str | None] = mapped_column(String(64))
+    # Signs what is POSTed to callback_url (Standard Webhooks), as an endpoint's secret does.
+    callback_secret: Mapped[str | None] = mapped_column(String(128))
 
 
 class Item(Model):
@@ -217,6 +219,50 @@ class Event(Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     type: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JsonType)  # the object, as the API shows it
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookEndpoint(Model):
+    """Where an account wants its events POSTed, signed with the endpoint's own secret."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    enabled_events: Mapped[list[str]] = mapped_column(JsonType)
+    # Kept as given out: signing needs it. ("whsec_" + base64 of 24 random bytes.)
+    secret: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="enabled")  # enabled, disabled
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Model):
+    """One event on its way to one destination (an endpoint, or a hitblock's callback_url)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_status_next_attempt", "status", "next_attempt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(128))  # the destination's, when it was made
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryAttempt(Model):
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -262,6 +262,10 @@ class HitblockSchema(Schema):
     template = fields.String()
     labels = fields.List(fields.String(), allow_none=True)
     callback_url = fields.String(allow_none=True)
+    callback_secret = fields.String(
+        allow_none=True,
+        metadata={"description": "Signs what is POSTed to callback_url (made on first use)."},
+    )
     lifetime_in_seconds = fields.Integer()
     assignment_duration_in_seconds = fields.Integer()
     auto_approval_delay_in_seconds = fields.Integer()
@@ -390,6 +394,88 @@ class EventSchema(Schema):
 
 class EventListSchema(ListSchema):
     data = fields.List(fields.Nested(EventSchema))
+
+
+def _event_types(value: list[str]) -> None:
+    unknown = sorted(set(value) - {*EVENT_TYPES, "*"})
+    if unknown:
+        raise ValidationError(f"unknown event types: {', '.join(unknown)}.")
+
+
+class WebhookEndpointCreateSchema(Schema):
+    url = fields.URL(
+        required=True, schemes={"http", "https"}, require_tld=False,
+        validate=validate.Length(max=2048),
+    )  # fmt: skip
+    enabled_events = fields.List(
+        fields.String(),
+        required=True,
+        validate=[validate.Length(min=1), _event_types],
+        metadata={"description": 'Event types to send, or ["*"] for all.'},
+    )
+
+
+class WebhookEndpointUpdateSchema(WebhookEndpointCreateSchema):
+    disabled = fields.Boolean()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(partial=True, **kwargs)
+
+
+class WebhookEndpointSchema(Schema):
+    object = fields.Constant("webhook_endpoint")
+    id = fields.Integer()
+    url = fields.String()
+    enabled_events = fields.List(fields.String())
+    status = fields.String(metadata={"enum": ["enabled", "disabled"]})
+    secret = fields.Method(
+        "_secret",
+        metadata={"type": "string", "description": "The signing secret, only on creation."},
+    )
+    created = UnixTime()
+
+    def _secret(self, endpoint: Any) -> str | None:
+        return endpoint.secret if getattr(endpoint, "reveal_secret", False) else None
+
+
+class WebhookEndpointListSchema(ListSchema):
+    data = fields.List(fields.Nested(WebhookEndpointSchema))
+
+
+class DeliveryAttemptSchema(Schema):
+    status_code = fields.Integer(allow_none=True)
+    latency_ms = fields.Integer()
+    error = fields.String(allow_none=True)
+    created = UnixTime()
+
+
+class DeliverySchema(Schema):
+    object = fields.Constant("webhook_delivery")
+    id = fields.Integer()
+    webhook_id = fields.Function(
+        lambda delivery: f"msg_{delivery.id}",
+        metadata={"type": "string", "description": "The webhook-id header: stable across retries."},
+    )
+    event = fields.Integer(attribute="event_id")
+    endpoint = fields.Integer(attribute="endpoint_id", allow_none=True)
+    url = fields.String()
+    status = fields.String(metadata={"enum": ["pending", "delivered", "failed"]})
+    attempts = fields.Integer()
+    next_attempt = UnixTime(allow_none=True)
+    created = UnixTime()
+
+
+class DeliveryDetailSchema(DeliverySchema):
+    attempt_log = fields.List(fields.Nested(DeliveryAttemptSchema))
+
+
+class DeliveryListArgsSchema(ListArgsSchema):
+    endpoint = WholeNumber(validate=validate.Range(1, MAX_ID))
+    event = WholeNumber(validate=validate.Range(1, MAX_ID))
+
+
+class DeliveryListSchema(ListSchema):
+    data = fields.List(fields.Nested(DeliverySchema))
 
 
 class DeletedSchema(Schema):

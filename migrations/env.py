@@ -26,6 +26,7 @@ def render_item(type_, obj, autogen_context):
     if type_ == "type" and isinstance(obj, TypeDecorator):
         return f"sa.{obj.impl!r}"
     if type_ == "type" and isinstance(obj, sa.JSON) and obj._variant_mapping:
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
         return 'sa.JSON().with_variant(postgresql.JSONB(), "postgresql")'
     return False
 

@@ -21,6 +21,9 @@ TABLES = {
     "job_leases",
     "idempotency_keys",
     "events",
+    "webhook_endpoints",
+    "deliveries",
+    "delivery_attempts",
     "alembic_version",
 }
 

@@ -17,8 +17,21 @@ from app.pagination import Page, paginate
 from app.services import DbSession
 
 
-def emit(session: DbSession, account_id: int, event_type: str, obj: dict[str, Any]) -> None:
-    session.add(Event(account_id=account_id, type=event_type, data={"object": obj}))
+def emit(
+    session: DbSession,
+    account_id: int,
+    event_type: str,
+    obj: dict[str, Any],
+    callback_hitblock_id: int | None = None,
+) -> None:
+    """Write the event and its deliveries (webhook endpoints that want it; the hitblock's
+    callback_url when one is given) in the caller's transaction."""
+    from app.services.deliveries import fan_out
+
+    event = Event(account_id=account_id, type=event_type, data={"object": obj})
+    session.add(event)
+    session.flush()
+    fan_out(session, event, callback_hitblock_id)
 
 
 def item_snapshots(session: DbSession, item_ids: list[int]) -> list[dict[str, Any]]:

@@ -141,7 +141,8 @@ def settle_item(session: DbSession, item: Item, hitblock: Hitblock, hit_expired:
         if not changed:
             return status  # another poller settled it first (and wrote its events)
         [snapshot] = events.item_snapshots(session, [item.id])
-        events.emit(session, hitblock.account_id, f"item.{status}", snapshot)
+        callback = hitblock.id if status == "completed" else None  # callback_url gets these
+        events.emit(session, hitblock.account_id, f"item.{status}", snapshot, callback)
         still_open = session.scalar(
             select(
                 exists().where(
