@@ -108,25 +108,21 @@ def run_deliveries(app: Flask, holder: str = HOLDER) -> DeliveryReport | None:
 
 
 def schedule(app: Flask, scheduler: BaseScheduler) -> BaseScheduler:
-    scheduler.add_job(
-        run_poll_cycle,
-        "interval",
-        args=[app],
-        seconds=int(app.config["POLL_INTERVAL_SECONDS"]),
-        id=POLLER,
-        max_instances=1,
-        coalesce=True,
-        next_run_time=utcnow(),
-    )
-    scheduler.add_job(
-        run_deliveries,
-        "interval",
-        args=[app],
-        seconds=int(app.config["WEBHOOK_INTERVAL_SECONDS"]),
-        id=SENDER,
-        max_instances=1,
-        coalesce=True,
-    )
+    """Both jobs on one scheduler; each run is skipped while the previous one still runs."""
+    for job, interval_setting, job_id in (
+        (run_poll_cycle, "POLL_INTERVAL_SECONDS", POLLER),
+        (run_deliveries, "WEBHOOK_INTERVAL_SECONDS", SENDER),
+    ):
+        scheduler.add_job(
+            job,
+            "interval",
+            args=[app],
+            seconds=int(app.config[interval_setting]),
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=utcnow(),
+        )
     return scheduler
 
 

@@ -114,38 +114,36 @@ def delete_endpoint(session: DbSession, account_id: int, endpoint_id: int) -> di
 
 
 def fan_out(session: DbSession, event: Event, callback_hitblock_id: int | None) -> None:
-    now = utcnow()
-    endpoints = session.scalars(
-        select(WebhookEndpoint).where(
-            WebhookEndpoint.account_id == event.account_id, WebhookEndpoint.status == "enabled"
-        )
-    )
-    for endpoint in endpoints:
-        if "*" in endpoint.enabled_events or event.type in endpoint.enabled_events:
-            session.add(
-                Delivery(
-                    account_id=event.account_id,
-                    event_id=event.id,
-                    endpoint_id=endpoint.id,
-                    url=endpoint.url,
-                    secret=endpoint.secret,
-                    next_attempt=now,
-                )
+    """A delivery per destination that wants this event: each enabled endpoint subscribed to
+    its type, and the hitblock's callback_url when one is given."""
+    destinations: list[tuple[int | None, str, str]] = [
+        (endpoint.id, endpoint.url, endpoint.secret)
+        for endpoint in session.scalars(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.account_id == event.account_id,
+                WebhookEndpoint.status == "enabled",
             )
+        )
+        if "*" in endpoint.enabled_events or event.type in endpoint.enabled_events
+    ]
     if callback_hitblock_id is not None:
         hitblock = session.get(Hitblock, callback_hitblock_id)
         if hitblock is not None and hitblock.callback_url:
             if hitblock.callback_secret is None:
                 hitblock.callback_secret = new_secret()
-            session.add(
-                Delivery(
-                    account_id=event.account_id,
-                    event_id=event.id,
-                    url=hitblock.callback_url,
-                    secret=hitblock.callback_secret,
-                    next_attempt=now,
-                )
+            destinations.append((None, hitblock.callback_url, hitblock.callback_secret))
+    now = utcnow()
+    for endpoint_id, url, secret in destinations:
+        session.add(
+            Delivery(
+                account_id=event.account_id,
+                event_id=event.id,
+                endpoint_id=endpoint_id,
+                url=url,
+                secret=secret,
+                next_attempt=now,
             )
+        )
 
 
 # ---- sending (the scheduled job) -------------------------------------------------------------
