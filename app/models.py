@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
@@ -158,6 +159,9 @@ class Item(Model):
     published: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the poller last listed this HIT's assignments (multi-worker HITs, in rotation).
     last_polled: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # True once every assignment of the HIT is stored and the HIT is out of MTurk's
+    # Reviewable list (or deleted there): the poller no longer needs to look at it.
+    hit_done: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
 
     hitblock: Mapped[Hitblock] = relationship(lazy="raise_on_sql")
     responses: Mapped[list[Response]] = relationship(

@@ -96,6 +96,22 @@ def test_a_completed_hitblock_reopens_when_new_items_are_published(
     assert client.get(path, headers=auth).json["status"] == "in_progress"
 
 
+def test_work_submitted_before_an_item_was_deleted_is_still_collected(
+    app, client, auth, make_hitblock, publishing
+):
+    hitblock, (item,) = setup_items(client, auth, make_hitblock, workers_per_item=2)
+    work(publishing, item["hit_id"])  # submitted, never polled
+    assert client.delete(f"/v1/item/{item['id']}", headers=auth).status_code == 200
+    listed = client.get(f"/v1/hitblocks/{hitblock['id']}/responses", headers=auth).json["data"]
+    assert [r["worker_id"] for r in listed] == ["AWORKER1"]  # stored by the deletion itself
+    hit = publishing.client.get_hit(HITId=item["hit_id"])["HIT"]
+    assert hit["HITStatus"] == "Reviewable"  # expired; not deleted while work awaits review
+    assert poll(app).new_responses == 0
+    hit = publishing.client.get_hit(HITId=item["hit_id"])["HIT"]
+    assert hit["HITStatus"] == "Reviewing"  # the poller is done with it
+    assert assert_error(client.get(f"/v1/item/{item['id']}", headers=auth), 404)
+
+
 def test_idle_hits_cost_no_call_each(app, client, auth, make_hitblock, publishing, mturk_calls):
     _, items = setup_items(client, auth, make_hitblock, count=30)
     work(publishing, items[3]["hit_id"])

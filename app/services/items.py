@@ -11,14 +11,13 @@ from marshmallow import ValidationError, validate
 from sqlalchemy import insert, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
-from app.errors import ApiError, invalid, mturk_error, not_found
+from app.errors import ApiError, invalid, not_found
 from app.models import Hitblock, Item, utcnow
 from app.pagination import Page, paginate
 from app.schemas import gather_item_fields
 from app.services import DbSession, transaction
 from app.services.hitblocks import find_hitblock
 from app.templates import HITBLOCK_TYPES, required_fields
-from mturk.gateway import MTurkError, MTurkGateway
 
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_FIELDS = 100
@@ -252,24 +251,3 @@ def list_items(
 
 def get_item(session: DbSession, account_id: int, item_id: int) -> Item:
     return find_item(session, account_id, item_id)
-
-
-def delete_item(
-    session: DbSession, gateway: MTurkGateway, account_id: int, item_id: int
-) -> dict[str, Any]:
-    """Mark the item deleted; its row and any responses stay, so no worker's work is lost.
-
-    A published item's HIT is expired first, and deleted on MTurk when MTurk allows it (it
-    does not while submitted work awaits review). If MTurk cannot be reached, nothing changes.
-    """
-    item = find_item(session, account_id, item_id, with_responses=False)
-    if item.hit_id is not None:
-        try:
-            gateway.expire_hit(item.hit_id)
-            gateway.delete_hit(item.hit_id)
-        except MTurkError as error:
-            raise mturk_error(error) from error
-    with transaction(session):
-        item = find_item(session, account_id, item_id, with_responses=False)
-        item.status = "deleted"
-    return {"deleted": True, "id": item_id}

@@ -50,14 +50,22 @@ class CycleReport:
 
 
 def _item_statuses(session: DbSession, hit_ids: list[str]) -> dict[str, tuple[int, str]]:
-    """Our items behind these HITs: HIT id -> (item id, item status), in one query."""
+    """Our items behind these HITs, not done with yet: HIT id -> (item id, item status)."""
     rows = session.execute(
-        select(Item.hit_id, Item.id, Item.status).where(Item.hit_id.in_(hit_ids))
+        select(Item.hit_id, Item.id, Item.status).where(
+            Item.hit_id.in_(hit_ids), Item.hit_done.is_(False)
+        )
     )
     return {hit_id: (item_id, status) for hit_id, item_id, status in rows if hit_id}
 
 
-def _collect(
+def mark_done(session: DbSession, item_id: int) -> None:
+    """The HIT needs no more looking at: all its work is stored and MTurk lists it no more."""
+    with transaction(session):
+        session.execute(update(Item).where(Item.id == item_id).values(hit_done=True))
+
+
+def collect(
     session: DbSession, gateway: MTurkGateway, item_id: int, hit_id: str, hit: HitInfo | None
 ) -> tuple[int, str]:
     """Store a HIT's assignments and settle its item: (new responses, item status)."""
@@ -90,7 +98,12 @@ def poll_once(
         select(Hitblock.hit_type_id)
         .distinct()
         .join(Item, Item.hitblock_id == Hitblock.id)
-        .where(Item.status == "published", Hitblock.hit_type_id.is_not(None))
+        .where(
+            Item.status.in_(("published", "deleted")),
+            Item.hit_id.is_not(None),
+            Item.hit_done.is_(False),
+            Hitblock.hit_type_id.is_not(None),
+        )
     ).all()
     for hit_type_id in filter(None, hit_type_ids):
         try:
@@ -105,12 +118,15 @@ def poll_once(
                 continue  # not a HIT of ours
             item_id, status = items[hit.hit_id]
             try:
-                if status == "published":
-                    new, status = _collect(session, gateway, item_id, hit.hit_id, hit)
+                # A deleted item's HIT was expired, but work submitted before is still a
+                # worker's work: collect it too (the item stays deleted).
+                if status in {"published", "deleted"}:
+                    new, status = collect(session, gateway, item_id, hit.hit_id, hit)
                     report.new_responses += new
                     seen.add(item_id)
                 if status != "published":
                     gateway.mark_reviewing(hit.hit_id)
+                    mark_done(session, item_id)
             except MTurkError as error:
                 report.errors.append(f"HIT {hit.hit_id}: {error.message}")
 
@@ -128,7 +144,7 @@ def poll_once(
     for item_id, hit_id in rotation:
         assert hit_id is not None  # published items have a HIT
         try:
-            new, _ = _collect(session, gateway, item_id, hit_id, None)
+            new, _ = collect(session, gateway, item_id, hit_id, None)
         except MTurkError as error:
             report.errors.append(f"HIT {hit_id}: {error.message}")
             continue

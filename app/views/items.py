@@ -10,7 +10,7 @@ from app.extensions import db
 from app.gateway import mturk_gateway
 from app.parsing import ApiBlueprint
 from app.schemas import DeletedSchema, HITSchema, ItemSchema
-from app.services import items, publishing
+from app.services import items, publishing, removal
 from app.views import ID, account_id
 
 blp = ApiBlueprint("items", __name__, url_prefix="/v1", description="Items and their responses.")
@@ -26,7 +26,7 @@ class ItemById(MethodView):
     @blp.response(200, DeletedSchema)
     def delete(self, item_id: int) -> Any:
         """Delete an item (a published one's HIT is expired); it answers 404 afterwards."""
-        return items.delete_item(db.session, mturk_gateway(), account_id(), item_id)
+        return removal.delete_item(db.session, mturk_gateway(), account_id(), item_id)
 
 
 @blp.routes(f"/item/<{ID}:item_id>/post", f"/items/<{ID}:item_id>/post", endpoint="item_post")
