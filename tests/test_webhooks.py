@@ -319,3 +319,21 @@ def test_endpoints_crud_and_refusals(client, auth, other_auth):
     assert client.delete(path, headers=auth).json == {"deleted": True, "id": updated["id"]}
     assert_error(client.get(path, headers=auth), 404)
     assert client.get("/v1/webhook_endpoints", headers=auth).json["data"] == []
+
+
+def test_publishing_many_items_looks_at_the_endpoints_once(
+    webhooks_app, client, auth, make_hitblock, publishing, receiver
+):
+    from sqlalchemy import event as sa_event
+
+    endpoint(client, auth, receiver.url, ["item.published"])
+    hitblock = make_hitblock()
+    rows = [{"image_url": f"https://example.org/{n}.jpg"} for n in range(25)]
+    client.post(f"/v1/hitblocks/{hitblock['id']}/items/batch", json=rows, headers=auth)
+    statements: list[str] = []
+    with webhooks_app.app_context():
+        sa_event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    client.post(f"/v1/hitblocks/{hitblock['id']}/post", headers=auth)
+    assert sum("FROM webhook_endpoints" in statement for statement in statements) == 1
+    deliveries = client.get("/v1/webhook_deliveries?limit=100", headers=auth).json["data"]
+    assert len(deliveries) == 25

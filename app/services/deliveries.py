@@ -113,18 +113,23 @@ def delete_endpoint(session: DbSession, account_id: int, endpoint_id: int) -> di
 # ---- fan-out (called by events.emit, inside the change's transaction) ----------------------
 
 
-def fan_out(session: DbSession, event: Event, callback_hitblock_id: int | None) -> None:
-    """A delivery per destination that wants this event: each enabled endpoint subscribed to
-    its type, and the hitblock's callback_url when one is given."""
+def fan_out(
+    session: DbSession,
+    account_id: int,
+    event_type: str,
+    events: list[Event],
+    callback_hitblock_id: int | None,
+) -> None:
+    """A delivery per event and destination that wants it: each enabled endpoint subscribed
+    to the type, and the hitblock's callback_url when one is given."""
     destinations: list[tuple[int | None, str, str]] = [
         (endpoint.id, endpoint.url, endpoint.secret)
         for endpoint in session.scalars(
             select(WebhookEndpoint).where(
-                WebhookEndpoint.account_id == event.account_id,
-                WebhookEndpoint.status == "enabled",
+                WebhookEndpoint.account_id == account_id, WebhookEndpoint.status == "enabled"
             )
         )
-        if "*" in endpoint.enabled_events or event.type in endpoint.enabled_events
+        if "*" in endpoint.enabled_events or event_type in endpoint.enabled_events
     ]
     if callback_hitblock_id is not None:
         hitblock = session.get(Hitblock, callback_hitblock_id)
@@ -133,17 +138,18 @@ def fan_out(session: DbSession, event: Event, callback_hitblock_id: int | None) 
                 hitblock.callback_secret = new_secret()
             destinations.append((None, hitblock.callback_url, hitblock.callback_secret))
     now = utcnow()
-    for endpoint_id, url, secret in destinations:
-        session.add(
-            Delivery(
-                account_id=event.account_id,
-                event_id=event.id,
-                endpoint_id=endpoint_id,
-                url=url,
-                secret=secret,
-                next_attempt=now,
-            )
+    session.add_all(
+        Delivery(
+            account_id=account_id,
+            event_id=event.id,
+            endpoint_id=endpoint_id,
+            url=url,
+            secret=secret,
+            next_attempt=now,
         )
+        for event in events
+        for endpoint_id, url, secret in destinations
+    )
 
 
 # ---- sending (the scheduled job) -------------------------------------------------------------

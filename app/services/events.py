@@ -26,12 +26,25 @@ def emit(
 ) -> None:
     """Write the event and its deliveries (webhook endpoints that want it; the hitblock's
     callback_url when one is given) in the caller's transaction."""
+    emit_many(session, account_id, event_type, [obj], callback_hitblock_id)
+
+
+def emit_many(
+    session: DbSession,
+    account_id: int,
+    event_type: str,
+    objects: list[dict[str, Any]],
+    callback_hitblock_id: int | None = None,
+) -> None:
+    """One event per object, of one type: one flush and one look at the endpoints for all."""
     from app.services.deliveries import fan_out
 
-    event = Event(account_id=account_id, type=event_type, data={"object": obj})
-    session.add(event)
+    if not objects:
+        return
+    batch = [Event(account_id=account_id, type=event_type, data={"object": o}) for o in objects]
+    session.add_all(batch)
     session.flush()
-    fan_out(session, event, callback_hitblock_id)
+    fan_out(session, account_id, event_type, batch, callback_hitblock_id)
 
 
 def item_snapshots(session: DbSession, item_ids: list[int]) -> list[dict[str, Any]]:

@@ -168,8 +168,9 @@ def _record(session: DbSession, hitblock: Hitblock, published: dict[int, str]) -
             .values(hit_id=hit_id, status="published", published=now)
         ).rowcount  # type: ignore[attr-defined]
     ]
-    for snapshot in events.item_snapshots(session, changed) if changed else []:
-        events.emit(session, hitblock.account_id, "item.published", snapshot)
+    if changed:
+        snapshots = events.item_snapshots(session, changed)
+        events.emit_many(session, hitblock.account_id, "item.published", snapshots)
     if changed and hitblock.status in {"unlaunched", "completed"}:
         hitblock.status = "in_progress"
 
