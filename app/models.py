@@ -155,6 +155,8 @@ class Item(Model):
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Stored before CreateHIT is called, so a retry after a crash finds the same HIT.
     unique_request_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # When the token was given: MTurk remembers a token for 24 hours only.
+    token_issued: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hit_id: Mapped[str | None] = mapped_column(String(64), index=True)
     published: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the poller last listed this HIT's assignments (multi-worker HITs, in rotation).

@@ -185,6 +185,22 @@ class MTurkGateway:
             raise
         return CreatedHit(str(response["HIT"]["HITId"]), recovered=False)
 
+    def hits_by_annotation(self, annotations: set[str]) -> dict[str, str]:
+        """HIT ids by RequesterAnnotation, over every HIT of the account (ListHITs, all pages;
+        for recovery only: it costs a call per 100 HITs)."""
+        found: dict[str, str] = {}
+        params: dict[str, Any] = {"MaxResults": 100}
+        while len(found) < len(annotations):
+            with self._translate():
+                page = self.client.list_hits(**params)
+            for hit in page.get("HITs", []):
+                if hit.get("RequesterAnnotation") in annotations:
+                    found[hit["RequesterAnnotation"]] = hit["HITId"]
+            if not page.get("NextToken"):
+                break
+            params["NextToken"] = page["NextToken"]
+        return found
+
     def reviewable_hits(self, hit_type_id: str) -> Iterator[HitInfo]:
         """HITs of a HIT type whose work is all in (or that expired), page by page."""
         params: dict[str, Any] = {

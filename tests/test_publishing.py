@@ -279,3 +279,35 @@ def test_a_crash_after_mturk_answered_and_before_commit_makes_no_second_hit(
     assert response.status_code == 200, response.json
     assert response.json["id"] == orphan["HITId"]
     assert [hit["HITId"] for hit in mturk_hits(publishing)] == [orphan["HITId"]]
+
+
+@pytest.mark.parametrize("path", ["/v1/item/{item}/post", "/v1/hitblocks/{hitblock}/post"])
+def test_a_retry_after_mturk_forgot_the_token_still_makes_no_second_hit(
+    app, client, key, auth, hitblock, publishing, path
+):
+    """MTurk remembers a UniqueRequestToken for 24 hours; a retry a day after a crash finds
+    the HIT by its RequesterAnnotation instead."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.models import utcnow
+    from mturk.local.store import HIT
+
+    item = add_item(client, auth, hitblock)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    assert (
+        run_killed_script(CRASH_SCRIPT, url, publishing.url, str(item["id"]), key).returncode == 86
+    )
+    [orphan] = mturk_hits(publishing)
+    a_day_ago = utcnow() - timedelta(hours=25)
+    with app.app_context():
+        db.session.execute(update(Item).values(token_issued=a_day_ago))
+        db.session.commit()
+    with publishing.app.extensions["mturk_local_store"].transaction() as session:
+        session.execute(update(HIT).values(created_at=a_day_ago.timestamp()))
+
+    response = client.post(path.format(item=item["id"], hitblock=hitblock["id"]), headers=auth)
+    assert response.status_code == 200, response.json
+    assert [hit["HITId"] for hit in mturk_hits(publishing)] == [orphan["HITId"]]
+    assert client.get(f"/v1/item/{item['id']}", headers=auth).json["hit_id"] == orphan["HITId"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -27,6 +27,8 @@ from mturk.gateway import CreatedHit, HitTypeSpec, MTurkError, MTurkGateway
 from mturk.questions import MAX_QUESTION_BYTES, html_question
 
 CLOSED_STATUSES = {"paused", "canceled"}
+# MTurk remembers a UniqueRequestToken for 24 hours; past this, a token proves nothing.
+TOKEN_MEMORY = timedelta(hours=23)
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,9 @@ def _check_funds(gateway: MTurkGateway, hitblock: Hitblock, count: int) -> None:
         )
 
 
-def _assign_tokens(session: DbSession, item_ids: list[int]) -> dict[int, str]:
-    """Each item's token, derived from its id and kept: every retry reuses it.
+def _assign_tokens(session: DbSession, item_ids: list[int]) -> dict[int, tuple[str, datetime]]:
+    """Each item's token (and when it was given), derived from its id and kept: every retry
+    reuses it.
 
     Set only where none is set yet, in one conditional UPDATE, so that two requests posting
     the same item at once end up with the same token, and MTurk makes one HIT for both.
@@ -114,11 +117,32 @@ def _assign_tokens(session: DbSession, item_ids: list[int]) -> dict[int, str]:
     session.connection().execute(
         update(Item)
         .where(Item.id == bindparam("item_id"), Item.unique_request_token.is_(None))
-        .values(unique_request_token=bindparam("token")),
+        .values(unique_request_token=bindparam("token"), token_issued=utcnow()),
         [{"item_id": i, "token": f"hb-{i}-{secrets.token_hex(8)}"} for i in item_ids],
     )
-    rows = session.execute(select(Item.id, Item.unique_request_token).where(Item.id.in_(item_ids)))
-    return {item_id: token for item_id, token in rows if token is not None}
+    rows = session.execute(
+        select(Item.id, Item.unique_request_token, Item.token_issued).where(Item.id.in_(item_ids))
+    )
+    return {item_id: (token, issued or utcnow()) for item_id, token, issued in rows if token}
+
+
+def _annotation(item_id: int) -> str:
+    return f"hitblocks:item:{item_id}"
+
+
+def _recover_old_attempts(
+    gateway: MTurkGateway, tokens: dict[int, tuple[str, datetime]]
+) -> dict[int, str]:
+    """HITs made under tokens MTurk no longer remembers (given out more than a day ago, and the
+    item still not recorded as published): found by their RequesterAnnotation instead, so
+    that a retry after a long outage still makes no second HIT."""
+    stale = {item_id for item_id, (_, issued) in tokens.items() if issued < utcnow() - TOKEN_MEMORY}
+    if not stale:
+        return {}
+    found = gateway.hits_by_annotation({_annotation(item_id) for item_id in stale})
+    return {
+        item_id: found[_annotation(item_id)] for item_id in stale if _annotation(item_id) in found
+    }
 
 
 @dataclass(frozen=True)
@@ -150,7 +174,7 @@ class HitRequest:
             question=self.question,
             max_assignments=self.max_assignments,
             lifetime=self.lifetime,
-            annotation=f"hitblocks:item:{self.item_id}",
+            annotation=_annotation(self.item_id),
             token=self.token,
         )
 
@@ -189,12 +213,13 @@ def post_item(
                 _check_funds(gateway, hitblock, 1)
                 _ensure_hit_type(session, gateway, hitblock)
                 tokens = _assign_tokens(session, [item_id])
-                request = HitRequest.of(hitblock, item_id, tokens[item_id], question)
-            created = request.send(gateway)
+                request = HitRequest.of(hitblock, item_id, tokens[item_id][0], question)
+            recovered = _recover_old_attempts(gateway, tokens)
+            hit_id = recovered.get(item_id) or request.send(gateway).hit_id
         except MTurkError as error:
             raise mturk_error(error) from error
         with transaction(session):
-            _record(session, hitblock, {item_id: created.hit_id})
+            _record(session, hitblock, {item_id: hit_id})
         item = find_item(session, account_id, item_id)
     return _published_hit(gateway, item)
 
@@ -219,6 +244,7 @@ def post_hitblock(
     )
     questions = {item.id: question_for(hitblock, item) for item in pending}
     requests: list[HitRequest] = []
+    recovered: dict[int, str] = {}
     if pending:
         try:
             with transaction(session):
@@ -226,11 +252,13 @@ def post_hitblock(
                 _ensure_hit_type(session, gateway, hitblock)
                 tokens = _assign_tokens(session, list(questions))
                 requests = [
-                    HitRequest.of(hitblock, item_id, tokens[item_id], question)
+                    HitRequest.of(hitblock, item_id, tokens[item_id][0], question)
                     for item_id, question in questions.items()
                 ]
+            recovered = _recover_old_attempts(gateway, tokens)
         except MTurkError as error:
             raise mturk_error(error) from error
+        requests = [request for request in requests if request.item_id not in recovered]
 
     def attempt(request: HitRequest) -> CreatedHit | MTurkError:
         try:
@@ -238,7 +266,7 @@ def post_hitblock(
         except MTurkError as error:
             return error
 
-    published: dict[int, str] = {}
+    published: dict[int, str] = dict(recovered)
     failed: list[dict[str, Any]] = []
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for request, outcome in zip(requests, pool.map(attempt, requests), strict=True):
