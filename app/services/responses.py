@@ -212,17 +212,11 @@ def _ask_mturk(gateway: MTurkGateway, assignment_id: str, decision: Decision) ->
 
 
 def _settle_review(
-    session: DbSession, response_id: int, mturk_status: str, decision: Decision
+    session: DbSession, account_id: int, response_id: int, mturk_status: str, decision: Decision
 ) -> Response:
+    """Record the state MTurk ended in (once); the response as it now stands."""
     with transaction(session):
-        response = session.scalar(
-            select(Response)
-            .join(Response.item)
-            .join(Item.hitblock)
-            .options(contains_eager(Response.item).contains_eager(Item.hitblock))
-            .where(Response.id == response_id)
-        )
-        assert response is not None
+        response = find_response(session, account_id, response_id)
         if mturk_status in {"approved", "rejected"}:
             record_outcome(session, response, response.item.hitblock, mturk_status)
             if decision.feedback and mturk_status == decision.status:
@@ -246,8 +240,7 @@ def review(
             mturk_status = _ask_mturk(gateway, response.assignment_id, decision)
         except MTurkError as error:
             raise mturk_error(error) from error
-        response = _settle_review(session, response_id, mturk_status, decision)
-        response = find_response(session, account_id, response_id)
+        response = _settle_review(session, account_id, response_id, mturk_status, decision)
     if response.status != decision.status:
         raise ApiError(
             409,
@@ -309,7 +302,8 @@ def review_all(
                 error = mturk_error(outcome).body()["error"]
                 results.append(ReviewOutcome(row.id, "submitted", error))
             else:
-                status = _settle_review(session, row.id, outcome, decision).status
+                settled = _settle_review(session, account_id, row.id, outcome, decision)
+                status = settled.status
                 results.append(ReviewOutcome(row.id, status, None))
     return BulkReview(results)
 
