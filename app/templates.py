@@ -3,13 +3,16 @@
 Templates follow the MTurk requester UI's convention: ``${column}`` is replaced by the item's
 value of that name, HTML-escaped. The default templates are plain HTMLQuestion forms that
 post to ``turkSubmitTo + /mturk/externalSubmit`` with the ``assignmentId``, as MTurk expects.
+A template's form also tells which fields answer with several values (a checkbox group).
 """
 
 from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
+from html.parser import HTMLParser
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -135,3 +138,66 @@ def render(hitblock_type: HitblockType, template: str, params: dict[str, object]
         return html.escape(str(params[name]), quote=True)
 
     return PLACEHOLDER.sub(value, template)
+
+
+@lru_cache(maxsize=256)
+def multi_valued_fields(template: str) -> frozenset[str]:
+    """Names the template's form can submit more than one value for: a ``<select multiple>``,
+    or two or more controls sharing a name (a checkbox group). A radio group, or a group of
+    submit buttons, sends one value at most, so each counts once.
+
+    MTurk records such a field as one FreeText with the values joined by ``|``; knowing the
+    names lets the answer be split back into a list (see ``mturk.answers.parse_answer``).
+    Cached: a poll cycle asks again for every item of a hitblock.
+    """
+    collector = _FormFields()
+    collector.feed(template)
+    collector.close()
+    return collector.multi_valued()
+
+
+# Input types of which a form submits at most one per name, and types it never submits by
+# name (reset and plain buttons send nothing; an image button sends name.x and name.y).
+_ONE_PER_GROUP = {"radio", "submit"}
+_NOT_SUBMITTED = {"reset", "button", "image"}
+
+
+@dataclass
+class _Controls:
+    independent: int = 0  # controls that each send their own value
+    groups: set[str] = field(default_factory=set)  # radio / submit groups, one value each
+    multiple: bool = False  # a <select multiple>
+
+
+class _FormFields(HTMLParser):
+    """Counts the form controls of a page by name."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.controls: dict[str, _Controls] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        name = attributes.get("name")
+        if not name or tag not in {"input", "select", "textarea", "button"}:
+            return
+        default_type = "submit" if tag == "button" else "text"
+        kind = (attributes.get("type") or default_type).strip().lower()
+        if tag in {"select", "textarea"}:
+            kind = "text"
+        if kind in _NOT_SUBMITTED:
+            return
+        controls = self.controls.setdefault(name, _Controls())
+        if kind in _ONE_PER_GROUP:
+            controls.groups.add(kind)
+        else:
+            controls.independent += 1
+        if tag == "select" and "multiple" in attributes:
+            controls.multiple = True
+
+    def multi_valued(self) -> frozenset[str]:
+        return frozenset(
+            name
+            for name, controls in self.controls.items()
+            if controls.multiple or controls.independent + len(controls.groups) > 1
+        )

@@ -2,11 +2,18 @@
 
 defusedxml refuses entity tricks (billion laughs, external entities); anything that cannot
 be read is reported, never raised, so one hostile answer cannot stop a poll cycle.
+
+One shape, whatever built the task page: a field answered with one value is a string, a
+question answered with several values is a list of strings, and a ``crowd-form`` answer keeps
+the JSON types it was sent with. MTurk records a plain form's same-named inputs (a checkbox
+group) as ONE FreeText with the values joined by ``|``, which the XML alone cannot tell apart
+from a text holding ``|``; so the caller names the fields its template makes multi-valued.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,50 +22,78 @@ import defusedxml.ElementTree as SafeET
 from mturk.questions import ANSWERS_NS
 
 MAX_ANSWER_BYTES = 1_000_000
+NUL_REMOVED = "answer contained U+0000 characters, removed"
 _NS = {"a": ANSWERS_NS}
+_FREE_TEXT = f"{{{ANSWERS_NS}}}FreeText"
+_SELECTION = f"{{{ANSWERS_NS}}}SelectionIdentifier"
 
 
 @dataclass(frozen=True)
 class ParsedAnswer:
     data: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None  # why the answer could not be read; None when it could
+    error: str | None = None  # why the answer could not be read (or was altered); None if clean
 
 
-def parse_answer(xml: str) -> ParsedAnswer:
-    """Every ``<Answer>`` as a list of its values (FreeText, or each SelectionIdentifier);
-    a crowd-form ``taskAnswers`` answer unpacked into its fields."""
+def parse_answer(xml: str, multi_valued: Collection[str] = frozenset()) -> ParsedAnswer:
+    """The answer's fields: one value as a string, several (SelectionIdentifiers, repeated
+    answers) as a list; a crowd-form ``taskAnswers`` answer unpacked into its typed fields.
+
+    ``multi_valued`` names the fields whose FreeText is MTurk's ``|``-joined list (same-named
+    inputs of a plain form): they are split and always a list, ``[]`` when nothing was sent.
+    No string in the result holds U+0000 (PostgreSQL text cannot): such characters are
+    removed and the removal is reported in ``error``.
+    """
     if len(xml.encode()) > MAX_ANSWER_BYTES:
         return ParsedAnswer(error=f"answer larger than {MAX_ANSWER_BYTES} bytes")
+    had_nul = "\x00" in xml
+    data, error = _read(xml.replace("\x00", ""), multi_valued)
+    data, nul_in_json = _without_nul(data)
+    if had_nul or nul_in_json:
+        error = NUL_REMOVED if error is None else f"{NUL_REMOVED}; {error}"
+    return ParsedAnswer(data, error)
+
+
+def _read(xml: str, multi_valued: Collection[str]) -> tuple[dict[str, Any], str | None]:
     try:
         root = SafeET.fromstring(xml)
     except Exception as exc:  # defusedxml's refusals and plain parse errors alike
-        return ParsedAnswer(error=f"unreadable answer XML: {type(exc).__name__}: {exc}")
+        return {}, f"unreadable answer XML: {type(exc).__name__}: {exc}"
     if root.tag != f"{{{ANSWERS_NS}}}QuestionFormAnswers":
-        return ParsedAnswer(error=f"unexpected root element {root.tag!r}")
-    data: dict[str, Any] = {}
+        return {}, f"unexpected root element {root.tag!r}"
+    values: dict[str, list[str]] = {}
+    unpacked: dict[str, Any] = {}
     for answer in root.findall("a:Answer", _NS):
         name = answer.findtext("a:QuestionIdentifier", default="", namespaces=_NS).strip()
         if not name:
             continue
-        values = [
-            element.text or ""
-            for element in answer
-            if element.tag in {f"{{{ANSWERS_NS}}}FreeText", f"{{{ANSWERS_NS}}}SelectionIdentifier"}
-        ]
-        if name == "taskAnswers" and len(values) == 1:
-            unpacked = _task_answers(values[0])
-            if unpacked is not None:
-                data.update(unpacked)
-                continue
-        data.setdefault(name, []).extend(values)
-    return ParsedAnswer(data)
+        found = values.setdefault(name, [])
+        for element in answer:
+            text = element.text or ""
+            if element.tag == _FREE_TEXT and name in multi_valued:
+                found.extend(text.split("|") if text else [])
+            elif element.tag in {_FREE_TEXT, _SELECTION}:
+                found.append(text)
+    task_answers = values.get("taskAnswers")
+    if task_answers is not None and len(task_answers) == 1 and "taskAnswers" not in multi_valued:
+        fields = _task_answers(task_answers[0])
+        if fields is not None:
+            del values["taskAnswers"]
+            unpacked = fields
+    data: dict[str, Any] = {
+        name: found[0] if len(found) == 1 and name not in multi_valued else found
+        for name, found in values.items()
+    }
+    data.update(unpacked)
+    for name in multi_valued:
+        data.setdefault(name, [])  # an unchecked group sends nothing at all
+    return data, None
 
 
 def _task_answers(text: str) -> dict[str, Any] | None:
     """crowd-form's answer: a JSON array holding one object of fields."""
     try:
         parsed = json.loads(text, parse_constant=_refuse)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the decoder goes: kept as text
         return None
     if isinstance(parsed, list) and len(parsed) == 1 and isinstance(parsed[0], dict):
         return parsed[0]
@@ -67,3 +102,33 @@ def _task_answers(text: str) -> dict[str, Any] | None:
 
 def _refuse(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _without_nul(data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """``data`` with U+0000 removed from every string, keys too, at any depth (crowd-form
+    JSON can carry it escaped as ``\\u0000``), and whether there was any. Cleaned in place
+    by a loop, not recursion: the JSON may be nested as deep as its decoder allowed."""
+    found = False
+    stack: list[dict[str, Any] | list[Any]] = [data]
+    while stack:
+        container = stack.pop()
+        if isinstance(container, dict):
+            items = list(container.items())
+            container.clear()  # refilled in the same order, under clean keys
+            for key, value in items:
+                container[key.replace("\x00", "")], nul = _cleaned(value, stack)
+                found = found or nul or "\x00" in key
+        else:
+            for index, value in enumerate(container):
+                container[index], nul = _cleaned(value, stack)
+                found = found or nul
+    return data, found
+
+
+def _cleaned(value: Any, stack: list[dict[str, Any] | list[Any]]) -> tuple[Any, bool]:
+    """A string without U+0000 (and whether it had any); a container is left for the loop."""
+    if isinstance(value, str):
+        return value.replace("\x00", ""), "\x00" in value
+    if isinstance(value, dict | list):
+        stack.append(value)
+    return value, False

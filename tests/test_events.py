@@ -50,7 +50,7 @@ def test_the_loop_writes_each_event_once(app, client, auth, other_auth, make_hit
     assert newest["data"]["object"]["status"] == "approved"
     completed = next(e for e in body["data"] if e["type"] == "item.completed")
     assert completed["data"]["object"]["status"] == "completed"
-    assert completed["data"]["object"]["responses"][0]["data"] == {"transcription": ["12.00"]}
+    assert completed["data"]["object"]["responses"][0]["data"] == {"transcription": "12.00"}
     finished = next(e for e in body["data"] if e["type"] == "hitblock.completed")
     assert finished["data"]["object"]["status"] == "completed"
 

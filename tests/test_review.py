@@ -57,7 +57,7 @@ def test_a_poll_cycle_brings_submitted_work_back_as_responses(
     assert report.new_responses == 1 and report.errors == []
     [response] = responses_of(client, auth, item)
     assert response["object"] == "response"
-    assert response["data"] == {"transcription": ["total 12.00"]}
+    assert response["data"] == {"transcription": "total 12.00"}
     assert response["approved"] is None
     assert response["status"] == "submitted"
     assert response["worker_id"] == "AWORKER1"
@@ -341,7 +341,7 @@ def test_hostile_and_malformed_answers_are_kept_raw_and_flagged(
         assert response["data"] == {} and response["answer_error"]
         with app.app_context():
             assert db.session.get(Response, response["id"]).answer_xml == raw
-    assert responses_of(client, auth, items[2])[0]["data"] == {"transcription": ["12.00"]}
+    assert responses_of(client, auth, items[2])[0]["data"] == {"transcription": "12.00"}
 
 
 def test_throttling_and_faults_are_retried_without_loss(

@@ -141,7 +141,7 @@ def test_signed_events_and_the_callback_reach_the_receiver(
         [posted] = callback.events()
         assert posted["type"] == "item.completed"
         assert posted["data"]["object"]["id"] == item["id"]
-        assert posted["data"]["object"]["responses"][0]["data"] == {"transcription": ["12.00"]}
+        assert posted["data"]["object"]["responses"][0]["data"] == {"transcription": "12.00"}
         secret = client.get(f"/v1/hitblocks/{hitblock['id']}", headers=auth).json["callback_secret"]
         assert verify(secret, callback.received[0])
         assert run_deliveries(webhooks_app).sent == 0  # each delivered once

@@ -8,11 +8,15 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import defusedxml.ElementTree as SafeET
 import pytest
 
+from app.extensions import db
+from app.gateway import mturk_gateway
+from app.services.polling import poll_once
 from mturk.questions import ANSWERS_NS
 
 CHROMIUM = os.environ.get("HITBLOCKS_TEST_CHROMIUM") or shutil.which("chromium") or ""
@@ -106,3 +110,48 @@ def test_a_crowd_form_template_submits_task_answers(page, client, auth, make_hit
     assert answer.findtext("a:QuestionIdentifier", namespaces={"a": ANSWERS_NS}) == "taskAnswers"
     task_answers = json.loads(answer.findtext("a:FreeText", namespaces={"a": ANSWERS_NS}))
     assert task_answers == [{"reason": "it shouts", "sure": {"on": True}}]
+
+
+CROWD_GROUP_TEMPLATE = """
+<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
+<crowd-form>
+  <p>${text}</p>
+  <label><input type="checkbox" name="topics" value="shop"> Shop</label>
+  <label><input type="checkbox" name="topics" value="blog"> Blog</label>
+  <label><input type="checkbox" name="topics" value="news"> News</label>
+  <label><input type="checkbox" name="flags" value="rude"> Rude</label>
+  <label><input type="checkbox" name="flags" value="spam"> Spam</label>
+  <select name="sizes" multiple><option>S</option><option>M</option><option>L</option></select>
+  <label><input type="checkbox" name="sure"> Sure</label>
+  <crowd-input name="reason"></crowd-input>
+</crowd-form>
+"""
+
+
+def test_a_crowd_form_checkbox_group_answers_a_list_end_to_end(
+    app, page, client, auth, make_hitblock, publishing
+):
+    hitblock = make_hitblock(type="html", template=CROWD_GROUP_TEMPLATE)
+    item = client.post(
+        f"/v1/hitblocks/{hitblock['id']}/items", json={"text": "Win a prize now!!!"}, headers=auth
+    ).json
+    hit_id = client.post(f"/v1/item/{item['id']}/post", headers=auth).json["id"]
+    task = work_through(page, publishing, hit_id)
+    task.locator("input[value=shop]").check()
+    task.locator("input[value=news]").check()
+    task.locator("select[name=sizes]").select_option(["S", "L"])
+    task.locator("input[name=reason]").fill("a|b")
+    task.locator("button[type=submit]").click()
+    playwright_api.expect(task.locator("#result")).to_have_text("HIT submitted")
+
+    with app.app_context():
+        poll_once(db.session, mturk_gateway(), retry_bonuses_after=timedelta(0))
+    [response] = client.get(f"/v1/item/{item['id']}", headers=auth).json["responses"]
+    assert response["answer_error"] is None
+    assert response["data"] == {
+        "topics": ["shop", "news"],
+        "flags": [],  # a group with nothing checked
+        "sizes": ["S", "L"],
+        "sure": {"on": False},  # a lone checkbox keeps MTurk's shape
+        "reason": "a|b",
+    }

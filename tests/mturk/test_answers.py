@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from mturk.answers import MAX_ANSWER_BYTES, parse_answer
+import json
+
+from mturk.answers import MAX_ANSWER_BYTES, NUL_REMOVED, parse_answer
 from mturk.questions import ANSWERS_NS, answers_xml
 
 
@@ -8,33 +10,74 @@ def qfa(body: str) -> str:
     return f'<QuestionFormAnswers xmlns="{ANSWERS_NS}">{body}</QuestionFormAnswers>'
 
 
-def test_every_answer_is_a_list_of_its_values():
+def crowd(fields: object) -> str:
+    """A crowd-form answer as MTurk records it: taskAnswers, a JSON array of one object."""
+    return answers_xml([("taskAnswers", json.dumps([fields]))])
+
+
+def test_one_value_is_a_string_several_selections_a_list():
     xml = qfa(
         "<Answer><QuestionIdentifier>total</QuestionIdentifier><FreeText>12.00</FreeText></Answer>"
         "<Answer><QuestionIdentifier>colour</QuestionIdentifier>"
         "<SelectionIdentifier>red</SelectionIdentifier>"
         "<SelectionIdentifier>blue</SelectionIdentifier></Answer>"
+        "<Answer><QuestionIdentifier>size</QuestionIdentifier>"
+        "<SelectionIdentifier>L</SelectionIdentifier></Answer>"
         "<Answer><QuestionIdentifier>none</QuestionIdentifier></Answer>"
     )
     parsed = parse_answer(xml)
     assert parsed.error is None
-    assert parsed.data == {"total": ["12.00"], "colour": ["red", "blue"], "none": []}
+    assert parsed.data == {"total": "12.00", "colour": ["red", "blue"], "size": "L", "none": []}
 
 
-def test_external_submit_answers_round_trip():
-    parsed = parse_answer(answers_xml([("a", "1"), ("b", "<x> & y")]))
-    assert parsed.data == {"a": ["1"], "b": ["<x> & y"]}
+def test_a_multi_select_answers_a_list_even_of_one_selection():
+    xml = qfa(
+        "<Answer><QuestionIdentifier>size</QuestionIdentifier>"
+        "<SelectionIdentifier>L</SelectionIdentifier></Answer>"
+    )
+    assert parse_answer(xml, multi_valued={"size"}).data == {"size": ["L"]}
 
 
-def test_crowd_form_task_answers_are_unpacked_into_fields():
-    answer = '[{"label": "cat", "sure": {"on": true}}]'
-    parsed = parse_answer(answers_xml([("taskAnswers", answer)]))
-    assert parsed.data == {"label": "cat", "sure": {"on": True}}
+def test_plain_form_fields_are_strings_and_keep_their_text():
+    parsed = parse_answer(answers_xml([("a", "1"), ("b", "<x> & y"), ("note", "a|b"), ("e", "")]))
+    assert parsed.error is None
+    assert parsed.data == {"a": "1", "b": "<x> & y", "note": "a|b", "e": ""}
+
+
+def test_a_checkbox_group_answers_a_list_however_many_are_checked():
+    """externalSubmit joins a repeated name with "|" into one FreeText, as MTurk does; the
+    template says which names are groups, so only those are split."""
+    group = {"topics"}
+    two = answers_xml([("topics", "shop"), ("topics", "blog"), ("note", "a|b")])
+    assert parse_answer(two, group).data == {"topics": ["shop", "blog"], "note": "a|b"}
+    one = answers_xml([("topics", "shop"), ("note", "x")])
+    assert parse_answer(one, group).data == {"topics": ["shop"], "note": "x"}
+    none = answers_xml([("note", "x")])  # an unchecked group sends nothing at all
+    assert parse_answer(none, group).data == {"topics": [], "note": "x"}
+
+
+def test_crowd_form_answers_keep_their_types():
+    fields = {
+        "label": "cat",
+        "count": 3,
+        "ratio": 0.5,
+        "sure": {"on": True},
+        "skip": False,
+        "box": {"left": 10, "labels": ["a", "b"]},
+        "topics": ["shop", "blog"],
+        "none": [],
+    }
+    parsed = parse_answer(crowd(fields), multi_valued={"topics", "none"})
+    assert parsed.error is None
+    assert parsed.data == fields
 
 
 def test_task_answers_that_are_not_one_object_stay_as_text():
     parsed = parse_answer(answers_xml([("taskAnswers", "[1, NaN]")]))
-    assert parsed.data == {"taskAnswers": ["[1, NaN]"]}
+    assert parsed.data == {"taskAnswers": "[1, NaN]"}
+    deep = "[" * 100_000 + "]" * 100_000  # deeper than the JSON decoder goes
+    parsed = parse_answer(answers_xml([("taskAnswers", deep)]))
+    assert parsed.data == {"taskAnswers": deep} and parsed.error is None
 
 
 def test_hostile_or_broken_answers_are_reported_not_raised():
@@ -47,5 +90,45 @@ def test_hostile_or_broken_answers_are_reported_not_raised():
         f'<QuestionFormAnswers xmlns="{ANSWERS_NS}">&e;</QuestionFormAnswers>'
     )
     for xml in [bomb, external, "not xml", "<Other/>", "x" * (MAX_ANSWER_BYTES + 1)]:
-        parsed = parse_answer(xml)
+        parsed = parse_answer(xml, multi_valued={"topics"})
         assert parsed.data == {} and parsed.error
+
+
+def test_raw_nul_in_the_xml_is_removed_and_flagged():
+    """externalSubmit records a NUL a worker posted as is; PostgreSQL text cannot hold it."""
+    xml = answers_xml([("name\x00", "Bo\x00b"), ("topics", "sh\x00op|blog")])
+    assert "\x00" in xml
+    parsed = parse_answer(xml, multi_valued={"topics"})
+    assert parsed.data == {"name": "Bob", "topics": ["shop", "blog"]}
+    assert parsed.error == NUL_REMOVED
+
+
+def test_escaped_nul_in_crowd_form_json_is_removed_at_any_depth_keys_too():
+    fields = {
+        "la\u0000bel": "c\u0000at",
+        "box": {"tags": ["a\u0000", {"k\u0000": ["\u0000deep"]}], "n": 1},
+        "ok": True,
+    }
+    xml = crowd(fields)
+    assert "\x00" not in xml and "\\u0000" in xml
+    parsed = parse_answer(xml)
+    assert parsed.data == {
+        "label": "cat",
+        "box": {"tags": ["a", {"k": ["deep"]}], "n": 1},
+        "ok": True,
+    }
+    assert parsed.error == NUL_REMOVED
+    assert "\x00" not in json.dumps(parsed.data, ensure_ascii=False)
+
+
+def test_nul_flag_keeps_the_other_error():
+    parsed = parse_answer("not\x00 xml")
+    assert parsed.data == {}
+    assert parsed.error is not None
+    assert parsed.error.startswith(NUL_REMOVED + "; unreadable answer XML")
+    assert "\x00" not in parsed.error
+
+
+def test_clean_answers_carry_no_error():
+    assert parse_answer(crowd({"a": "b"})).error is None
+    assert parse_answer(answers_xml([("a", "b")])).error is None

@@ -3,6 +3,7 @@
  * (the worker site rewrites the script's address to this file). It supports <crowd-form>
  * with native inputs, <crowd-input>, <crowd-text-area> and <crowd-button>, and submits
  * what MTurk's crowd-form submits: a "taskAnswers" field holding a JSON array of one object.
+ * A checkbox group (2+ sharing a name) and a <select multiple> answer a list of values.
  */
 (function () {
   "use strict";
@@ -17,15 +18,58 @@
     return native;
   }
 
-  function collect(form) {
-    var answers = {};
+  // Controls of which a form sends at most one per name, and controls it never sends.
+  var ONE_PER_GROUP = { radio: true, submit: true };
+  var NOT_SENT = { reset: true, button: true, image: true, fieldset: true, output: true };
+
+  // Names the form can answer several values for, as Hitblocks reads a plain form: a
+  // <select multiple>, or two or more controls sharing a name (a checkbox group); a radio
+  // group or a group of submit buttons counts once.
+  function multiValued(form) {
+    var counts = Object.create(null);  // no prototype: a field may be named "__proto__"
+    var multi = Object.create(null);
     Array.prototype.forEach.call(form.elements, function (field) {
-      if (!field.name || field.disabled) return;
-      if (field.type === "checkbox") {
+      if (!field.name || NOT_SENT[field.type]) return;
+      var count = counts[field.name] || (counts[field.name] = { independent: 0, groups: {} });
+      if (ONE_PER_GROUP[field.type]) count.groups[field.type] = true;
+      else count.independent += 1;
+      if (field.type === "select-multiple") multi[field.name] = true;
+    });
+    Object.keys(counts).forEach(function (name) {
+      var count = counts[name];
+      if (count.independent + Object.keys(count.groups).length > 1) multi[name] = true;
+    });
+    return multi;
+  }
+
+  // The values one control sends: a checked checkbox its value, each selected option.
+  function valuesOf(field) {
+    if (field.type === "checkbox" || field.type === "radio") {
+      return field.checked ? [field.value] : [];
+    }
+    if (field.type === "select-multiple") {
+      return Array.prototype.filter.call(field.options, function (option) {
+        return option.selected;
+      }).map(function (option) { return option.value; });
+    }
+    return [field.value];
+  }
+
+  // MTurk's crowd-form answer object: a lone checkbox is {"on": checked}, a radio group its
+  // checked value; a multi-valued name (checkbox group, select multiple) the list of its values.
+  function collect(form) {
+    var answers = Object.create(null);
+    var multi = multiValued(form);
+    Object.keys(multi).forEach(function (name) { answers[name] = []; });
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name || field.disabled || NOT_SENT[field.type] || field.type === "submit") return;
+      if (multi[field.name]) {
+        answers[field.name] = answers[field.name].concat(valuesOf(field));
+      } else if (field.type === "checkbox") {
         answers[field.name] = { on: field.checked };
       } else if (field.type === "radio") {
         if (field.checked) answers[field.name] = field.value;
-      } else if (field.type !== "submit" && field.type !== "button") {
+      } else {
         answers[field.name] = field.value;
       }
     });

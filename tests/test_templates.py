@@ -1,0 +1,53 @@
+"""Which fields of a template answer with several values (``app/templates.py``)."""
+
+from __future__ import annotations
+
+from app.templates import HITBLOCK_TYPES, default_template, multi_valued_fields
+
+
+def test_a_checkbox_group_and_a_multi_select_are_multi_valued():
+    template = """
+    <form>
+      <input type="hidden" name="assignmentId">
+      <label><input type="checkbox" name="topics" value="shop"> Shop</label>
+      <label><INPUT TYPE="Checkbox" NAME="topics" value="blog"> Blog</label>
+      <label><input type="checkbox" name="sure"> Sure</label>
+      <select name="sizes" multiple><option>S</option><option>L</option></select>
+      <select name="size"><option>S</option><option>L</option></select>
+      <input name="note"><textarea name="comment"></textarea>
+    </form>
+    """
+    assert multi_valued_fields(template) == {"topics", "sizes"}
+
+
+def test_radio_groups_and_submit_buttons_send_one_value():
+    template = """
+    <input type="radio" name="label" value="cat"><input type="radio" name="label" value="dog">
+    <button name="action" value="save">Save</button>
+    <input type="submit" name="action" value="skip">
+    <button type="button" name="help"></button><button type="button" name="help"></button>
+    <input type="reset" name="again"><input type="reset" name="again">
+    """
+    assert multi_valued_fields(template) == frozenset()
+
+
+def test_any_two_controls_sending_the_same_name_are_multi_valued():
+    template = '<input name="tag"><input name="tag"><input type="radio" name="x"><input name="x">'
+    assert multi_valued_fields(template) == {"tag", "x"}
+
+
+def test_markup_that_is_not_a_control_does_not_count():
+    template = """
+    <script>document.write('<input type="checkbox" name="fake"><input name="fake">');</script>
+    <!-- <input type="checkbox" name="gone"><input type="checkbox" name="gone"> -->
+    <crowd-input name="reason"></crowd-input><crowd-input name="reason"></crowd-input>
+    """
+    assert multi_valued_fields(template) == frozenset()
+    assert multi_valued_fields("<p>not a form <input") == frozenset()
+
+
+def test_the_built_in_templates_have_single_valued_fields():
+    for hitblock_type in HITBLOCK_TYPES.values():
+        if hitblock_type.body is not None:
+            template = default_template(hitblock_type, ["spam", "ham"])
+            assert multi_valued_fields(template) == frozenset()
