@@ -4,16 +4,17 @@ once per account and key; repeats within 24 hours get the first answer replayed.
 - The key is claimed (a row, committed) before the view runs, so a repeat that arrives while
   the first is still running finds the claim and answers 409.
 - A repeat whose method, path or body differ answers 400 ``idempotency_error``.
-- Answers below 500 are stored and replayed with ``Idempotent-Replayed: true``. Two kinds
+- Answers below 500 are stored and replayed with ``Idempotent-Replayed: true``. Three kinds
   are not, and the claim is dropped so that a retry runs again: a request whose parameters
-  failed validation (nothing ran), and a 5xx (say, MTurk was down; publishing and bonuses
-  are exactly-once on their own, so running again is safe).
+  failed validation and a 429 over the rate limit (nothing ran), and a 5xx (say, MTurk was
+  down; publishing and bonuses are exactly-once on their own, so running again is safe).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import timedelta
 
 from flask import Response, g, request
@@ -23,18 +24,25 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import ApiError
 from app.extensions import db
 from app.models import IdempotencyKey, utcnow
+from app.parsing import load_json
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 LIFETIME = timedelta(hours=24)
 # A claim older than this with no answer belongs to a process that died mid-request.
 ABANDONED_AFTER = timedelta(minutes=5)
 
 
 def request_fingerprint() -> str:
+    """Method, path and body; a JSON body in canonical form, so key order does not matter.
+
+    A body the API's JSON reader refuses (too deep, ``1e400`` ...) is taken as it is: the view
+    answers 400 for it anyway.
+    """
     body = request.get_data(cache=True)
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True).encode() if body else b""
+        canonical = json.dumps(load_json(body), sort_keys=True).encode() if body else b""
     except ValueError:
         canonical = body
     digest = hashlib.sha256(f"{request.method} {request.path}\n".encode() + canonical)
@@ -46,10 +54,10 @@ def claim_or_replay() -> Response | None:
     key = request.headers.get(HEADER)
     if request.method != "POST" or key is None or "account_id" not in g:
         return None
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not key or len(key) > MAX_KEY_LENGTH or CONTROL_CHARACTERS.search(key):
         raise ApiError(
             400,
-            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.",
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters, without control characters.",
             param=HEADER,
             code="idempotency_key_invalid",
         )
@@ -115,7 +123,8 @@ def record(response: Response) -> Response:
         return response
     session = db.session
     session.rollback()  # whatever the view left open; its own work is committed already
-    if response.status_code >= 500 or g.get("request_unreadable"):
+    nothing_ran = response.status_code == 429 or g.get("request_unreadable")
+    if response.status_code >= 500 or nothing_ran:
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == claim_id))
     else:
         claim = session.get(IdempotencyKey, claim_id)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from sqlalchemy import func, select
@@ -178,4 +179,47 @@ def test_row_limit_is_configurable(app, client, auth, hitblock):
 def test_batch_into_another_accounts_hitblock_is_404(app, client, other_auth, hitblock):
     rows = [{"image_url": "http://a.org/1.png"}]
     assert_error(client.post(batch_path(hitblock), json=rows, headers=other_auth), 404)
+    assert count_items(app) == 0
+
+
+def test_a_nul_in_a_csv_cell_rejects_the_batch_naming_line_and_column(app, client, auth, hitblock):
+    csv_text = (
+        "image_url,description\n"
+        "http://a.org/1.png,ok\n"
+        "http://a.org/2.png,a\x00b\n"
+        "http://a.org/3.png\x00,fine\n"
+    )
+    for body, content_type in (
+        (csv_text, "text/csv"),
+        ({"file": (io.BytesIO(csv_text.encode()), "items.csv")}, "multipart/form-data"),
+    ):
+        response = client.post(
+            batch_path(hitblock), data=body, content_type=content_type, headers=auth
+        )
+        error = assert_error(response, 400)
+        assert error["code"] == "batch_invalid"
+        assert [(e["line"], e["param"]) for e in error["errors"]] == [
+            (3, "description"),
+            (4, "image_url"),
+        ]
+        assert "U+0000" in error["errors"][0]["message"]
+    assert count_items(app) == 0
+
+
+def test_a_nul_in_a_json_row_rejects_the_batch_naming_index_and_param(app, client, auth, hitblock):
+    rows = [
+        {"image_url": "http://a.org/1.png"},
+        {"params": {"image_url": "http://a.org/2.png", "note": "\x00"}},
+        {"image_url": "http://a.org/3.png", "note": "\ud800"},
+    ]
+    response = client.post(
+        batch_path(hitblock), data=json.dumps(rows), content_type="application/json",
+        headers=auth,
+    )  # fmt: skip
+    error = assert_error(response, 400)
+    assert error["code"] == "batch_invalid"
+    assert [(e["index"], e["param"]) for e in error["errors"]] == [
+        (1, "params[note]"),
+        (2, "note"),
+    ]
     assert count_items(app) == 0

@@ -309,3 +309,27 @@ def test_num_items_counts_live_items(client, auth, hitblock):
     assert body["num_items"] == 2
     assert body["num_items_completed"] == 0
     assert client.get("/v1/hitblocks", headers=auth).json["data"][0]["num_items"] == 2
+
+
+@pytest.mark.parametrize(
+    ("requirement", "param"),
+    [
+        ({"qualification_type_id": "ABC"}, "qualification_requirements[0][comparator]"),
+        ({"comparator": "Exists"}, "qualification_requirements[0][qualification_type_id]"),
+        ({"qualification_type_id": "ABC", "comparator": "In"},
+         "qualification_requirements[0][comparator]"),
+    ],
+)  # fmt: skip
+def test_update_validates_qualification_requirements_whole(
+    client, auth, hitblock, requirement, param
+):
+    """An update is partial at the top level only: a requirement missing its comparator was
+    a 500, one missing its type id was stored and made every publish a 500."""
+    path = f"/v1/hitblocks/{hitblock['id']}"
+    body = {"qualification_requirements": [requirement]}
+    for method in (client.patch, client.post):
+        assert_error(method(path, json=body, headers=auth), 400, param=param)
+    assert client.get(path, headers=auth).json == hitblock
+    whole = {"qualification_type_id": "ABC", "comparator": "Exists"}
+    updated = client.patch(path, json={"qualification_requirements": [whole]}, headers=auth)
+    assert updated.json["qualification_requirements"] == [{**whole, "actions_guarded": "Accept"}]

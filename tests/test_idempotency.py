@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from app.extensions import db
@@ -144,3 +145,25 @@ def test_key_length(client, auth):
     assert_error(response, 400, param="Idempotency-Key")
     assert client.post("/v1/hitblocks", json=HITBLOCK,
                        headers=with_key(auth, "k" * 255)).status_code == 200  # fmt: skip
+
+
+@pytest.mark.parametrize("bad_key", ["a\x00b", "bell\x07", "tab\there", "del\x7f", "c1\x85"])
+def test_keys_with_control_characters_are_refused(app, client, auth, bad_key):
+    """A NUL in the key made PostgreSQL's lookup fail with a 500."""
+    response = client.post("/v1/hitblocks", json=HITBLOCK, headers=with_key(auth, bad_key))
+    error = assert_error(response, 400, param="Idempotency-Key")
+    assert error["code"] == "idempotency_key_invalid"
+    assert count(app, Hitblock) == 0 and count(app, IdempotencyKey) == 0
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 100_000 + b"]" * 100_000, b'{"n": 1e400}', b'{"n": NaN}', b"{"]
+)
+def test_a_body_the_json_reader_refuses_is_fingerprinted_as_it_is(app, body):
+    """The fingerprint reads JSON as the API does (it overflowed the stack on deep nesting)."""
+    with app.test_request_context("/v1/hitblocks", method="POST", data=body,
+                                  content_type="application/json"):  # fmt: skip
+        fingerprint = request_fingerprint()
+    with app.test_request_context("/v1/hitblocks", method="POST", data=body + b" ",
+                                  content_type="application/json"):  # fmt: skip
+        assert request_fingerprint() != fingerprint  # compared byte for byte

@@ -226,3 +226,21 @@ def test_listing_items_costs_the_same_queries_whatever_the_page_size(app, client
         return len(statements)
 
     assert queries(2) == queries(50) <= 4
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"image_url": "http://a.org/x.png", "note": "a\x00b"}, "note"),
+        ({"params": {"image_url": "http://a.org/x.png", "note": "\x00"}}, "params[note]"),
+        ({"params": {"image_url": "http://a.org/x.png", "no\x00te": "x"}}, "params[no\\u0000te]"),
+    ],
+)
+def test_a_nul_in_item_params_is_400_naming_the_param(app, client, auth, hitblock, body, param):
+    """PostgreSQL cannot store U+0000 in JSON: this was a 500 there (and stored on SQLite)."""
+    path = f"/v1/hitblocks/{hitblock['id']}/items"
+    error = assert_error(client.post(path, json=body, headers=auth), 400, param=param)
+    assert "U+0000" in error["message"]
+    form = {"image_url": "http://a.org/x.png", "params[note]": "a\x00b"}
+    assert_error(client.post(path, data=form, headers=auth), 400, param="params[note]")
+    assert count_items(app) == 0

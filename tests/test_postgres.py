@@ -159,3 +159,50 @@ def test_two_pollers_and_two_reviewers_at_once_neither_duplicate_nor_fight(pg_ap
     with app.app_context():
         approved = select(func.count(Response.id)).where(Response.status == "approved")
         assert db.session.scalar(approved) == 16
+
+
+def test_strings_postgres_cannot_store_are_400_naming_the_param(pg_client):
+    """U+0000 (and a lone surrogate, and 1e400) in a body or a CSV cell were 500s here:
+    PostgreSQL's text and JSONB refuse them. Now they are 400s, as on SQLite."""
+    app, client, auth, _ = pg_client
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    hitblock = client.post(
+        "/v1/hitblocks",
+        json={"type": "image-transcription", "title": "Receipts", "cost_per_item": 0.1},
+        headers=auth,
+    ).json
+    items = f"/v1/hitblocks/{hitblock['id']}/items"
+    url = "http://a.org/x.png"
+
+    def refused(response, param=None, code=None):
+        assert response.status_code == 400, response.json
+        error = response.json["error"]
+        assert error["type"] == "invalid_request_error"
+        assert param is None or error["param"] == param
+        assert code is None or error["code"] == code
+        return error
+
+    hitblock_json = '{"type": "image-transcription", "title": "a\\u0000b", "cost_per_item": 0.1}'
+    refused(client.post("/v1/hitblocks", data=hitblock_json, content_type="application/json",
+                        headers=auth), "title")  # fmt: skip
+    form = {"type": "image-transcription", "title": "a\x00b", "cost_per_item": "0.1"}
+    refused(client.post("/v1/hitblocks", data=form, headers=auth), "title")
+    refused(client.post(items, json={"image_url": url, "params": {"note": "\x00"}}, headers=auth),
+            "params[note]")  # fmt: skip
+    refused(client.post(items, data={"image_url": url, "note": "a\x00"}, headers=auth), "note")
+    surrogate = '{"image_url": "' + url + '", "note": "\\ud800"}'
+    refused(client.post(items, data=surrogate, content_type="application/json", headers=auth),
+            "note")  # fmt: skip
+    huge = '{"image_url": "' + url + '", "n": 1e400}'
+    refused(client.post(items, data=huge, content_type="application/json", headers=auth),
+            code="invalid_json")  # fmt: skip
+    csv_text = f"image_url,note\n{url},fine\n{url},a\x00b\n"
+    error = refused(client.post(f"{items}/batch", data=csv_text, content_type="text/csv",
+                                headers=auth), code="batch_invalid")  # fmt: skip
+    assert error["errors"] == [
+        {"line": 3, "param": "note", "message": "note must not contain the NUL character (U+0000)."}
+    ]
+    keyed = {**auth, "Idempotency-Key": "a\x00b"}
+    refused(client.post(items, json={"image_url": url}, headers=keyed), "Idempotency-Key")
+    assert client.get(items, headers=auth).json["data"] == []
+    assert client.get("/v1/hitblocks", headers=auth).json["data"] == [hitblock]

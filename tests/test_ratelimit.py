@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 
 import pytest
@@ -43,8 +44,11 @@ def check_limit(client, key, other_key):
         assert "RateLimit-Reset" in response.headers
     over = client.get("/v1/hitblocks", headers=auth)
     error = assert_error(over, 429, "rate_limit_error")
-    assert error["message"]
+    assert error["message"].startswith(
+        "Too many requests for this API key: the limit is 3 per minute. Retry after "
+    )
     assert 0 < int(over.headers["Retry-After"]) <= 60
+    assert f"Retry after {over.headers['Retry-After']} s." in error["message"]
     assert over.headers["RateLimit-Remaining"] == "0"
     assert over.headers["Request-Id"].startswith("req_")
     assert client.get("/v1/hitblocks", headers=basic_auth(other_key)).status_code == 200
@@ -58,6 +62,64 @@ def test_limits_in_memory(migrated_sqlite, tmp_path):
 def test_the_default_limit_is_generous(client, auth):
     response = client.get("/v1/hitblocks", headers=auth)
     assert response.headers["RateLimit-Limit"] == "100"
+
+
+class Clock:
+    """``time.time`` for Flask-Limiter, its storage and us: moved by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_retry_after_is_the_whole_seconds_until_the_window_resets(
+    migrated_sqlite, tmp_path, monkeypatch
+):
+    """Flask-Limiter's own Retry-After rounds down: 7 where 7.4 s remain, and 0 in a
+    window's last second, so a client that obeys it is refused again."""
+    clock = Clock(1_800_000_000.9)
+    monkeypatch.setattr(time, "time", clock)
+    app = limited_app(migrated_sqlite, tmp_path, RATELIMIT_DEFAULT="2 per 10 seconds")
+    client, auth = app.test_client(), basic_auth(new_key(app))
+    for _ in range(2):
+        answer = client.get("/v1/hitblocks", headers=auth)
+        assert answer.status_code == 200
+        assert "Retry-After" not in answer.headers  # nothing to wait for
+    clock.now = 1_800_000_003.5  # the window resets at ...010.9: 7.4 s from now
+    over = client.get("/v1/hitblocks", headers=auth)
+    error = assert_error(over, 429, "rate_limit_error")
+    assert over.headers["Retry-After"] == "8"
+    assert error["message"] == (
+        "Too many requests for this API key: the limit is 2 per 10 seconds. Retry after 8 s."
+    )
+    assert error["code"] == "rate_limit"
+    clock.now = 1_800_000_010.5  # 0.4 s left
+    over = client.get("/v1/hitblocks", headers=auth)
+    assert_error(over, 429, "rate_limit_error")
+    assert over.headers["Retry-After"] == "1"
+    clock.now += int(over.headers["Retry-After"])
+    assert client.get("/v1/hitblocks", headers=auth).status_code == 200
+
+
+def test_a_request_refused_by_the_limit_may_be_retried_with_its_idempotency_key(
+    migrated_sqlite, tmp_path, monkeypatch
+):
+    """Nothing ran, so the 429 is not the key's answer: the retry runs."""
+    clock = Clock(1_800_000_000.0)
+    monkeypatch.setattr(time, "time", clock)
+    app = limited_app(migrated_sqlite, tmp_path, RATELIMIT_DEFAULT="1 per second")
+    client, auth = app.test_client(), basic_auth(new_key(app))
+    assert client.get("/v1/hitblocks", headers=auth).status_code == 200
+    body = {"type": "image-transcription", "title": "Receipts", "cost_per_item": 0.1}
+    headers = {**auth, "Idempotency-Key": "create-receipts"}
+    refused = client.post("/v1/hitblocks", json=body, headers=headers)
+    assert_error(refused, 429, "rate_limit_error")
+    clock.now += int(refused.headers["Retry-After"])
+    retried = client.post("/v1/hitblocks", json=body, headers=headers)
+    assert retried.status_code == 200, retried.json
+    assert "Idempotent-Replayed" not in retried.headers
 
 
 @pytest.fixture
