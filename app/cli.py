@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import asdict
 from decimal import Decimal
-from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, routes_command, shell_command, with_appcontext
-from flask.cli import run_command as flask_run_command
-from werkzeug.serving import run_simple
 
-from app import create_app, jobs
+from app import create_app, jobs, serving
 from app.bootstrap import SchemaNotCurrent, ensure_schema, prepare
 from app.extensions import db
 from app.services import accounts
-from mturk.local import KeepAliveHandler, create_local_app, serve_in_thread
+from mturk.local import create_local_app, local_store
 
 main = FlaskGroup(
     name="hitblocks",
@@ -30,29 +28,79 @@ main.add_command(shell_command)
 main.add_command(routes_command)
 
 
-@main.command("run", params=flask_run_command.params, help=flask_run_command.help)
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface of the API.")
+@click.option("--port", type=int, default=5000, show_default=True, help="Port (0: any free one).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Web worker processes (default HITBLOCKS_WEB_WORKERS).",
+)
 @click.pass_context
-def run_command(ctx: click.Context, **options: Any) -> None:
-    """Migrate (on the default SQLite), create a first key on an empty database, then serve."""
+def run_command(ctx: click.Context, host: str, port: int, workers: int | None) -> None:
+    """Migrate (on the default SQLite), create a first key on an empty database, then serve
+    the API through gunicorn, with the local MTurk service and the scheduled jobs."""
     app = ctx.ensure_object(ScriptInfo).load_app()
     try:
         issued = prepare(app)
     except SchemaNotCurrent as exc:
         raise click.ClickException(str(exc)) from None
-    serving = not options["reload"] or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
-    if app.config["MTURK_ENDPOINT"] == "local" and serving:
-        _start_local_mturk(app)
-    if scheduler_enabled(app) and serving:
-        jobs.start_background(app)
-        interval = app.config["POLL_INTERVAL_SECONDS"]
-        click.echo(f"Poller: every {interval} s (HITBLOCKS_SCHEDULER=off leaves it to a worker)")
-    if issued is not None:
-        base = f"http://{options['host']}:{options['port']}"
-        click.echo(f"Created the first account {issued.account_name!r} with this API key:")
-        click.echo(f"  {issued.key}")
-        click.echo("It is stored hashed and will not be shown again. Try:")
-        click.echo(f"  curl {base}/v1/hitblocks -u {issued.key}:")
-    ctx.invoke(flask_run_command, **options)
+    workers = workers or int(app.config["WEB_WORKERS"])
+    threads = int(app.config["WEB_THREADS"])
+    if workers < 1 or threads < 1:
+        raise click.ClickException("HITBLOCKS_WEB_WORKERS and HITBLOCKS_WEB_THREADS must be >= 1.")
+    api_socket = _listen(host, port, "--port")
+    base = serving.base_url(host, api_socket)
+    env = dict(os.environ)
+    parts: list[serving.Part] = []
+    scheduler = None
+    exited = None
+    try:
+        if app.config["MTURK_ENDPOINT"] == "local":
+            parts.append(_start_local_mturk(app, env))
+        parts.append(
+            serving.start_part(
+                "The API server",
+                ["serve-api", "--workers", str(workers), "--threads", str(threads)],
+                api_socket,
+                env,
+            )
+        )
+        api_socket.close()
+        if scheduler_enabled(app):
+            scheduler = jobs.start_background(app)
+            interval = app.config["POLL_INTERVAL_SECONDS"]
+            click.echo(
+                f"Poller: every {interval} s, in process {os.getpid()} "
+                "(HITBLOCKS_SCHEDULER=off leaves it to `hitblocks worker`)"
+            )
+        if issued is not None:
+            click.echo(f"Created the first account {issued.account_name!r} with this API key:")
+            click.echo(f"  {issued.key}")
+            click.echo("It is stored hashed and will not be shown again. Try:")
+            click.echo(f"  curl {base}/v1/hitblocks -u {issued.key}:")
+        click.echo(
+            f"Serving the API at {base} with gunicorn ({workers} worker processes x {threads} "
+            "threads); Ctrl-C stops everything."
+        )
+        exited = serving.supervise(parts)
+    finally:
+        api_socket.close()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        serving.stop_parts(parts)
+    if exited is not None:
+        raise click.ClickException(
+            f"{exited.name} exited (code {exited.process.returncode}), so everything stopped."
+        )
+
+
+def _listen(host: str, port: int, remedy: str) -> socket.socket:
+    try:
+        return serving.listen(host, port)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot listen on {host}:{port} ({exc}); {remedy}.") from None
 
 
 def _local_app(app: Flask) -> Flask:
@@ -61,33 +109,68 @@ def _local_app(app: Flask) -> Flask:
     )
 
 
-def _start_local_mturk(app: Flask) -> None:
+def _start_local_mturk(app: Flask, env: dict[str, str]) -> serving.Part:
+    """Listen for the local MTurk service, and tell the API (``env``) and the poller (``app``)
+    the port it got, then serve it from a gunicorn arbiter of its own."""
     host, port = app.config["MTURK_LOCAL_HOST"], int(app.config["MTURK_LOCAL_PORT"])
+    sock = _listen(
+        host,
+        port,
+        "set HITBLOCKS_MTURK_LOCAL_PORT, or HITBLOCKS_MTURK_ENDPOINT to use another MTurk service",
+    )
+    base = serving.base_url(host, sock)
     try:
-        server = serve_in_thread(_local_app(app), host, port)
-    except OSError as exc:
-        raise click.ClickException(
-            f"The local MTurk service cannot listen on {host}:{port} ({exc}); "
-            "set HITBLOCKS_MTURK_LOCAL_PORT, or HITBLOCKS_MTURK_ENDPOINT to use another."
-        ) from None
-    base = f"http://{host}:{server.server_port}"
+        app.config["MTURK_LOCAL_PORT"] = sock.getsockname()[1]
+        env["HITBLOCKS_MTURK_LOCAL_PORT"] = str(sock.getsockname()[1])
+        part = serving.start_part("The local MTurk service", ["mturk-local"], sock, env)
+    finally:
+        sock.close()
     click.echo(f"Local MTurk service: requester API at {base}/ , worker site at {base}/worker")
+    return part
+
+
+@main.command("serve-api", hidden=True)
+@click.option("--fd", type=int, required=True, help="The listening socket, from `hitblocks run`.")
+@click.option("--workers", type=click.IntRange(min=1), required=True)
+@click.option("--threads", type=click.IntRange(min=1), required=True)
+@click.pass_context
+def serve_api_command(ctx: click.Context, fd: int, workers: int, threads: int) -> None:
+    """The API's gunicorn arbiter, started by `hitblocks run`."""
+    serving.stop_with_parent()
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    with app.app_context():
+        engines = list(db.engines.values())
+    serving.serve(app, engines, fd, name="hitblocks-api", workers=workers, threads=threads)
 
 
 @main.command("mturk-local")
 @click.option("--host", default=None, help="Interface to listen on (HITBLOCKS_MTURK_LOCAL_HOST).")
 @click.option("--port", type=int, default=None, help="Port (HITBLOCKS_MTURK_LOCAL_PORT).")
-@with_appcontext
-def mturk_local_command(host: str | None, port: int | None) -> None:
+@click.option("--fd", type=int, default=None, hidden=True, help="Socket from `hitblocks run`.")
+@click.pass_context
+def mturk_local_command(
+    ctx: click.Context, host: str | None, port: int | None, fd: int | None
+) -> None:
     """Run only the local MTurk-compatible service: requester API and worker site."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    host = host or app.config["MTURK_LOCAL_HOST"]
-    port = port if port is not None else int(app.config["MTURK_LOCAL_PORT"])
-    click.echo(
-        f"Local MTurk service: requester API at http://{host}:{port}/ , "
-        f"worker site at http://{host}:{port}/worker"
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    if fd is None:
+        host = host or app.config["MTURK_LOCAL_HOST"]
+        port = port if port is not None else int(app.config["MTURK_LOCAL_PORT"])
+        sock = _listen(host, port, "use --port")
+        base = serving.base_url(host, sock)
+        click.echo(f"Local MTurk service: requester API at {base}/ , worker site at {base}/worker")
+        fd = sock.fileno()
+    else:
+        serving.stop_with_parent()
+    local = _local_app(app)
+    serving.serve(
+        local,
+        [local_store(local).engine],
+        fd,
+        name="hitblocks-mturk-local",
+        workers=serving.MTURK_LOCAL_WORKERS,
+        threads=serving.MTURK_LOCAL_THREADS,
     )
-    run_simple(host, port, _local_app(app), threaded=True, request_handler=KeepAliveHandler)
 
 
 def scheduler_enabled(app: Flask) -> bool:

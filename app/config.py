@@ -38,6 +38,11 @@ class DefaultConfig:
     # MTurk calls in flight at once when a whole hitblock is published.
     MTURK_CONCURRENCY = 8
 
+    # `hitblocks run` serves the API through gunicorn: worker processes, and threads in each
+    # (a request waiting on MTurk holds a thread, not a process).
+    WEB_WORKERS = 3
+    WEB_THREADS = 4
+
     # The poller: how often it runs, whether `hitblocks run` runs it ("off" to leave it to
     # `hitblocks worker`), and how many multi-worker HITs and due auto-approvals it checks
     # per cycle.

@@ -44,6 +44,12 @@ def faults(app: Flask) -> Faults:
     return result  # type: ignore[no-any-return]
 
 
+def local_store(app: Flask) -> Store:
+    """The store of a local service app (a server disposes its engine after forking)."""
+    result: Any = app.extensions["mturk_local_store"]
+    return result  # type: ignore[no-any-return]
+
+
 class KeepAliveHandler(WSGIRequestHandler):
     """HTTP/1.1, so boto3 reuses its connections instead of reconnecting for every call."""
 
