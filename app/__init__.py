@@ -11,6 +11,12 @@ from app.config import configure
 from app.extensions import HitblocksApi, db, migrate
 from app.ratelimit import init_rate_limits
 from app.schemas import Money, UnixTime
+from app.views import ID, IdConverter, id_param_schema
+from app.views import events as event_views
+from app.views import hitblocks as hitblock_views
+from app.views import items as item_views
+from app.views import responses as response_views
+from app.views import webhooks as webhook_views
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -33,14 +39,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api = HitblocksApi(app)
     api.register_field(Money, "number", None)
     api.register_field(UnixTime, "integer", None)
+    app.url_map.converters[ID] = IdConverter
+    api.register_converter(IdConverter, id_param_schema)
 
-    from app.views import events, hitblocks, items, responses, webhooks
-
-    api.register_blueprint(hitblocks.blp)
-    api.register_blueprint(items.blp)
-    api.register_blueprint(responses.blp)
-    api.register_blueprint(events.blp)
-    api.register_blueprint(webhooks.blp)
+    for views in (hitblock_views, item_views, response_views, event_views, webhook_views):
+        api.register_blueprint(views.blp)
     http.install(app)
     init_rate_limits(app)
     return app

@@ -11,8 +11,8 @@ from flask import Request
 from sqlalchemy import select
 
 from app.errors import AUTHENTICATION, ApiError
+from app.extensions import DbSession
 from app.models import ApiKey
-from app.services import DbSession
 
 KEY_PREFIX = "hb_"
 CHALLENGE = 'Basic realm="Hitblocks API", Bearer realm="Hitblocks API"'

@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Request
 
-from app.errors import invalid
-from app.parsing import parse_json
-from app.services.items import BadRow
+from app.domain import BadRow
+from app.errors import ApiError, invalid
+from app.parsing import find_unstorable, might_be_unstorable, parse_json
 
 CSV_MIMETYPES = {"text/csv", "application/csv"}
 
@@ -36,7 +36,10 @@ def read_batch_rows(req: Request) -> list[Row]:
     data = parse_json(raw) if raw.strip() else None
     if not isinstance(data, list):
         raise invalid("A JSON batch must be an array of items.", code="batch_not_array")
-    return [({"index": index}, row) for index, row in enumerate(data)]
+    rows: list[Row] = [({"index": index}, row) for index, row in enumerate(data)]
+    if might_be_unstorable(raw):
+        refuse_unstorable(rows)
+    return rows
 
 
 def read_csv(raw: bytes) -> list[Row]:
@@ -70,4 +73,25 @@ def read_csv(raw: bytes) -> list[Row]:
             rows.append((where, row))
     except csv.Error as exc:
         raise invalid(f"The CSV cannot be read at line {reader.line_num}: {exc}.", "file") from None
+    if "\x00" in text:
+        refuse_unstorable(rows)
     return rows
+
+
+def refuse_unstorable(rows: list[Row]) -> None:
+    """Reject the batch if a cell holds what no database can store (U+0000, a lone
+    surrogate), listing each such row as the batch's other errors are listed."""
+    errors = []
+    for where, row in rows:
+        problem = find_unstorable(row)
+        if problem is not None:
+            param = problem.param
+            message = f"{param or 'The row'} {problem.reason}"
+            errors.append({**where, "param": param, "message": message})
+    if errors:
+        raise ApiError(
+            400,
+            f"{len(errors)} of {len(rows)} rows are invalid; no item was created.",
+            code="batch_invalid",
+            extra={"errors": errors},
+        )

@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
+from app.domain import Conflict, DomainError, InvalidRows, NotFound, NothingPublished
 from mturk.gateway import MTurkError, MTurkUnavailable
 
 INVALID_REQUEST = "invalid_request_error"
@@ -17,7 +18,8 @@ API_ERROR = "api_error"
 
 
 class ApiError(Exception):
-    """An error the API answers on purpose; raised by services and views alike."""
+    """An error the API answers on purpose: raised at the web edge, or mapped from the
+    services' domain errors and MTurk's by ``api_error_for``."""
 
     def __init__(
         self,
@@ -46,11 +48,6 @@ class ApiError(Exception):
 
 def invalid(message: str, param: str | None = None, code: str | None = None) -> ApiError:
     return ApiError(400, message, param=param, code=code)
-
-
-def not_found(kind: str, object_id: object) -> ApiError:
-    """The same answer for a missing object and another account's object."""
-    return ApiError(404, f"No such {kind}: {object_id}", param="id", code="resource_missing")
 
 
 def error_type_for(status: int) -> str:
@@ -125,3 +122,36 @@ def mturk_error(error: MTurkError) -> ApiError:
     return ApiError(
         400, f"MTurk refused the request: {error.message} [{error.code}]", code="mturk_rejected"
     )
+
+
+def error_object(error: MTurkError) -> dict[str, Any]:
+    """The ``error`` object of an MTurk failure, for answers that list several outcomes."""
+    return mturk_error(error).body()["error"]  # type: ignore[no-any-return]
+
+
+def domain_error(error: DomainError) -> ApiError:
+    """The status, type and code of each kind of refusal the services raise."""
+    if isinstance(error, NothingPublished):
+        first = mturk_error(error.failures[0].error)
+        return ApiError(
+            first.status,
+            f"No item could be published: {first.message}",
+            type=first.type,
+            code=first.code,
+            extra={
+                "failed": [{"item": f.item, "error": error_object(f.error)} for f in error.failures]
+            },
+        )
+    status = 404 if isinstance(error, NotFound) else 409 if isinstance(error, Conflict) else 400
+    extra = {"errors": error.errors} if isinstance(error, InvalidRows) else None
+    return ApiError(status, error.message, param=error.param, code=error.code, extra=extra)
+
+
+def api_error_for(error: Exception) -> ApiError:
+    """Any error the services may raise, as the API answers it."""
+    if isinstance(error, MTurkError):
+        return mturk_error(error)
+    if isinstance(error, DomainError):
+        return domain_error(error)
+    assert isinstance(error, ApiError)
+    return error

@@ -6,12 +6,13 @@ flask-smorest's ``Api`` holds one app's OpenAPI spec, so the factory makes one p
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeAlias
 
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 from app.schemas import ErrorSchema
 
@@ -30,6 +31,9 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+# What services and the layers below them take: Flask-SQLAlchemy's request-scoped session,
+# or a plain one (scripts, tests).
+DbSession: TypeAlias = Session | scoped_session[Any]
 # The migrations live beside the packages, in the checkout that ``pip install -e .`` points at.
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 migrate = Migrate(directory=str(MIGRATIONS_DIR), render_as_batch=True)

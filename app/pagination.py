@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.services import DbSession
+from app.extensions import DbSession
 
 T = TypeVar("T")
 

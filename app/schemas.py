@@ -17,6 +17,7 @@ from marshmallow import (
     validates,
 )
 
+from app.errors import error_object
 from app.templates import HITBLOCK_TYPES, ITEM_TYPES
 
 EVENT_TYPES = [
@@ -124,7 +125,9 @@ class QualificationRequirementSchema(Schema):
         values = len(data.get("integer_values", [])) + len(data.get("locale_values", []))
         if data.get("integer_values") and data.get("locale_values"):
             raise ValidationError("give integer_values or locale_values, not both.", "_schema")
-        comparator = data["comparator"]
+        comparator = data.get("comparator")
+        if comparator is None:  # only a partial load lacks it; updates load requirements whole
+            raise ValidationError("Missing data for required field.", "comparator")
         if comparator in {"Exists", "DoesNotExist"} and values:
             raise ValidationError(f"{comparator} takes no values.", "comparator")
         if comparator in {"In", "NotIn"} and not values:
@@ -172,10 +175,15 @@ class HitblockCreateSchema(Schema):
 
 
 class HitblockUpdateSchema(HitblockCreateSchema):
-    """Every field optional; only the fields sent change."""
+    """Every field optional; only the fields sent change.
+
+    Partial at the top level only: ``partial=True`` would reach into nested objects too, and
+    a qualification requirement must be whole however it arrives.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(partial=True, **kwargs)
+        super().__init__(**kwargs)
+        self.partial = tuple(self.fields)
 
 
 class ItemCreateSchema(Schema):
@@ -228,10 +236,22 @@ class ResponseSchema(Schema):
     approved = fields.Method("_approved", metadata={"type": "boolean", "nullable": True})
     worker_id = fields.String()
     assignment_id = fields.String(metadata={"description": "MTurk's AssignmentId."})
-    data = fields.Dict(metadata={"description": "Each answer field as a list of its values."})
+    data = fields.Dict(
+        metadata={
+            "description": "The worker's answer by field: a string for one value, a list of "
+            "strings for several (a checkbox group, a multi-select: [] when none); crowd-form "
+            "fields keep their JSON types."
+        }
+    )
+    answer_xml = fields.String(
+        metadata={"description": "MTurk's QuestionFormAnswers XML as received (U+0000 removed)."}
+    )
     answer_error = fields.String(
         allow_none=True,
-        metadata={"description": "Why the answer XML could not be read (it is kept raw)."},
+        metadata={
+            "description": "Why the answer XML could not be read (it is kept raw), or what "
+            "was removed from it (U+0000)."
+        },
     )
     feedback = fields.String(allow_none=True)
     cost = Money()
@@ -317,12 +337,24 @@ class HITSchema(Schema):
     item = fields.Nested(ItemSchema)
 
 
+class MTurkErrorField(fields.Field):
+    """An MTurk failure inside an answer that lists several outcomes: the API's error object."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else error_object(value)
+
+
+class PublishFailureSchema(Schema):
+    item = fields.Integer()
+    error = MTurkErrorField(metadata={"type": "object"})
+
+
 class HitblockPublicationSchema(Schema):
     object = fields.Constant("hitblock_publication")
     hitblock = fields.Nested(HitblockSchema)
     published = fields.List(fields.Integer(), metadata={"description": "Items published now."})
     failed = fields.List(
-        fields.Dict(),
+        fields.Nested(PublishFailureSchema),
         metadata={"description": "Items left pending, each with its error; post again."},
     )
 
@@ -372,7 +404,7 @@ class BonusSchema(Schema):
 class ReviewOutcomeSchema(Schema):
     response = fields.Integer()
     status = fields.String()
-    error = fields.Dict(allow_none=True)
+    error = MTurkErrorField(allow_none=True, metadata={"type": "object", "nullable": True})
 
 
 class ReviewResultSchema(Schema):

@@ -6,12 +6,13 @@ import textwrap
 import threading
 
 import pytest
+from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Hitblock, Item
+from app.models import Hitblock, Item, Response
 from mturk.questions import parse_question
 from tests.test_errors import assert_error
-from tests.worker_site import Worker, run_killed_script
+from tests.worker_site import Worker, complete, run_killed_script
 
 IMAGE = {"image_url": "https://example.org/receipt.jpg"}
 
@@ -250,12 +251,11 @@ CRASH_SCRIPT = textwrap.dedent(
     from tests.conftest import basic_auth
 
     app = create_app({"DATABASE_URL": sys.argv[1], "MTURK_ENDPOINT": sys.argv[2]})
-    real_record = publishing._record
 
-    def crash(session, hitblock, published):
+    def crash(recorder, published):
         os._exit(86)  # MTurk made the HIT; we die before our commit records it
 
-    publishing._record = crash
+    publishing._Recorder.__call__ = crash
     app.test_client().post(f"/v1/item/{sys.argv[3]}/post", headers=basic_auth(sys.argv[4]))
     os._exit(1)  # not reached: the crash above must happen first
     """
@@ -311,3 +311,75 @@ def test_a_retry_after_mturk_forgot_the_token_still_makes_no_second_hit(
     assert response.status_code == 200, response.json
     assert [hit["HITId"] for hit in mturk_hits(publishing)] == [orphan["HITId"]]
     assert client.get(f"/v1/item/{item['id']}", headers=auth).json["hit_id"] == orphan["HITId"]
+
+
+HITBLOCK_CRASH_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    from app import create_app
+    from app.services import publishing
+    from tests.conftest import basic_auth
+
+    app = create_app({"DATABASE_URL": sys.argv[1], "MTURK_ENDPOINT": sys.argv[2],
+                      "MTURK_CONCURRENCY": 2})
+    real_call = publishing._Recorder.__call__
+    answered = []
+
+    def crash_midway(recorder, published):
+        answered.extend(published)
+        if len(answered) >= 10:
+            os._exit(86)  # a crash while the publish is under way
+        real_call(recorder, published)
+
+    publishing._Recorder.__call__ = crash_midway
+    app.test_client().post(f"/v1/hitblocks/{sys.argv[3]}/post", headers=basic_auth(sys.argv[4]))
+    os._exit(1)  # not reached
+    """
+)
+
+
+def test_a_crash_midway_through_a_hitblock_leaves_only_the_calls_in_flight_unrecorded(
+    app, client, key, auth, hitblock, publishing
+):
+    rows = [{"image_url": f"https://example.org/{n}.jpg"} for n in range(30)]
+    client.post(f"/v1/hitblocks/{hitblock['id']}/items/batch", json=rows, headers=auth)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    crashed = run_killed_script(
+        HITBLOCK_CRASH_SCRIPT, url, publishing.url, str(hitblock["id"]), key
+    )
+    assert crashed.returncode == 86, crashed.stderr
+    with app.app_context():
+        recorded = db.session.scalars(select(Item.hit_id).where(Item.hit_id.is_not(None))).all()
+    live = {hit["HITId"] for hit in publishing.client.list_hits(MaxResults=100)["HITs"]}
+    assert len(recorded) >= 8 and set(recorded) <= live
+    # Unrecorded: the batch being recorded plus the calls in flight (2 at a time).
+    assert len(live) - len(recorded) <= 2 * 2
+
+    again = client.post(f"/v1/hitblocks/{hitblock['id']}/post", headers=auth)
+    assert again.status_code == 200, again.json
+    assert len(publishing.client.list_hits(MaxResults=100)["HITs"]) == 30  # no second HIT
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(Item.status == "published")) == 30
+
+
+def test_deleting_an_item_whose_hit_was_never_recorded_expires_it_and_keeps_the_work(
+    app, client, key, auth, hitblock, publishing
+):
+    item = add_item(client, auth, hitblock)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    crashed = run_killed_script(CRASH_SCRIPT, url, publishing.url, str(item["id"]), key)
+    assert crashed.returncode == 86, crashed.stderr
+    [orphan] = mturk_hits(publishing)
+    assignment_id = complete(
+        publishing.url, orphan["HITId"], "AWORKER7", [("transcription", "total 9.99")]
+    )
+
+    deleted = client.delete(f"/v1/item/{item['id']}", headers=auth)
+    assert deleted.json == {"deleted": True, "id": item["id"]}
+    hit = publishing.client.get_hit(HITId=orphan["HITId"])["HIT"]
+    assert hit["HITStatus"] != "Assignable"  # expired: no one else can take it
+    with app.app_context():
+        stored = db.session.get(Item, item["id"])
+        assert (stored.status, stored.hit_id) == ("deleted", orphan["HITId"])
+        [response] = db.session.scalars(select(Response).where(Response.item_id == item["id"]))
+        assert response.assignment_id == assignment_id

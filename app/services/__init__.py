@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeAlias
 
-from sqlalchemy.orm import Session, scoped_session
+from app.extensions import DbSession
 
-# Services take Flask-SQLAlchemy's request-scoped session or a plain one (scripts, tests).
-DbSession: TypeAlias = Session | scoped_session[Any]
+__all__ = ["DbSession", "transaction"]
 
 
 @contextmanager

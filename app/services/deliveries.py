@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from app.errors import invalid, not_found
+from app.domain import Deleted, InvalidInput, NotFound
 from app.models import Delivery, DeliveryAttempt, Event, Hitblock, WebhookEndpoint, utcnow
 from app.pagination import Page, paginate
+from app.schemas import EventSchema
 from app.services import DbSession, transaction
 from app.webhooks import Outcome, RefusedDestination, check_destination, new_secret, send
 
@@ -35,7 +36,9 @@ def _checked_url(url: str, allow_private: bool) -> str:
     try:
         check_destination(url, allow_private, must_resolve=False)
     except RefusedDestination as exc:
-        raise invalid(f"Webhook URL refused: {exc}.", "url", code="url_refused") from None
+        raise InvalidInput(
+            f"Webhook URL refused: {exc}.", param="url", code="url_refused"
+        ) from None
     return url
 
 
@@ -66,7 +69,7 @@ def find_endpoint(session: DbSession, account_id: int, endpoint_id: int) -> Webh
         )
     )
     if endpoint is None:
-        raise not_found("webhook_endpoint", endpoint_id)
+        raise NotFound("webhook_endpoint", endpoint_id)
     return endpoint
 
 
@@ -97,7 +100,7 @@ def update_endpoint(
     return find_endpoint(session, account_id, endpoint_id)
 
 
-def delete_endpoint(session: DbSession, account_id: int, endpoint_id: int) -> dict[str, Any]:
+def delete_endpoint(session: DbSession, account_id: int, endpoint_id: int) -> Deleted:
     """Delete it: its pending deliveries stop, and it is no longer found or listed."""
     with transaction(session):
         endpoint = find_endpoint(session, account_id, endpoint_id)
@@ -107,22 +110,19 @@ def delete_endpoint(session: DbSession, account_id: int, endpoint_id: int) -> di
             .where(Delivery.endpoint_id == endpoint.id, Delivery.status == "pending")
             .values(status="failed")
         )
-    return {"deleted": True, "id": endpoint_id}
+    return Deleted(endpoint_id)
 
 
 # ---- fan-out (called by events.emit, inside the change's transaction) ----------------------
 
 
-def fan_out(
-    session: DbSession,
-    account_id: int,
-    event_type: str,
-    events: list[Event],
-    callback_hitblock_id: int | None,
-) -> None:
-    """A delivery per event and destination that wants it: each enabled endpoint subscribed
-    to the type, and the hitblock's callback_url when one is given."""
-    destinations: list[tuple[int | None, str, str]] = [
+# Where an event goes: (endpoint id or None for a callback, url, signing secret).
+Destination = tuple[int | None, str, str]
+
+
+def subscribed_endpoints(session: DbSession, account_id: int, event_type: str) -> list[Destination]:
+    """The account's enabled endpoints that want this type of event."""
+    return [
         (endpoint.id, endpoint.url, endpoint.secret)
         for endpoint in session.scalars(
             select(WebhookEndpoint).where(
@@ -131,6 +131,22 @@ def fan_out(
         )
         if "*" in endpoint.enabled_events or event_type in endpoint.enabled_events
     ]
+
+
+def fan_out(
+    session: DbSession,
+    account_id: int,
+    event_type: str,
+    events: list[Event],
+    callback_hitblock_id: int | None,
+    endpoints: list[Destination] | None = None,
+) -> None:
+    """A delivery per event and destination that wants it: each enabled endpoint subscribed
+    to the type (looked up unless the caller already did), and the hitblock's callback_url
+    when one is given."""
+    destinations = list(
+        subscribed_endpoints(session, account_id, event_type) if endpoints is None else endpoints
+    )
     if callback_hitblock_id is not None:
         hitblock = session.get(Hitblock, callback_hitblock_id)
         if hitblock is not None and hitblock.callback_url:
@@ -171,8 +187,6 @@ class DeliveryReport:
 
 
 def event_body(event: Event) -> bytes:
-    from app.schemas import EventSchema
-
     return json.dumps(EventSchema().dump(event), separators=(",", ":")).encode()
 
 
@@ -244,7 +258,7 @@ def find_delivery(session: DbSession, account_id: int, delivery_id: int) -> Deli
         select(Delivery).where(Delivery.id == delivery_id, Delivery.account_id == account_id)
     )
     if delivery is None:
-        raise not_found("webhook_delivery", delivery_id)
+        raise NotFound("webhook_delivery", delivery_id)
     return delivery
 
 

@@ -12,9 +12,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, selectinload
 
+from app.domain import NotFound
 from app.models import Event, Hitblock, Item, Response
 from app.pagination import Page, paginate
+from app.schemas import HitblockSchema, ItemSchema, ResponseSchema
 from app.services import DbSession
+from app.services.deliveries import Destination, fan_out
+from app.services.hitblocks import with_counts
 
 
 def emit(
@@ -35,22 +39,20 @@ def emit_many(
     event_type: str,
     objects: list[dict[str, Any]],
     callback_hitblock_id: int | None = None,
+    endpoints: list[Destination] | None = None,
 ) -> None:
-    """One event per object, of one type: one flush and one look at the endpoints for all."""
-    from app.services.deliveries import fan_out
-
+    """One event per object, of one type: one flush and one look at the endpoints for all
+    (none when the caller passes the ``endpoints`` it looked up for a run of batches)."""
     if not objects:
         return
     batch = [Event(account_id=account_id, type=event_type, data={"object": o}) for o in objects]
     session.add_all(batch)
     session.flush()
-    fan_out(session, account_id, event_type, batch, callback_hitblock_id)
+    fan_out(session, account_id, event_type, batch, callback_hitblock_id, endpoints)
 
 
 def item_snapshots(session: DbSession, item_ids: list[int]) -> list[dict[str, Any]]:
     """The items as the API shows them (with their responses), read in one pass."""
-    from app.schemas import ItemSchema
-
     items = session.scalars(
         select(Item)
         .join(Item.hitblock)
@@ -63,8 +65,6 @@ def item_snapshots(session: DbSession, item_ids: list[int]) -> list[dict[str, An
 
 
 def response_snapshot(session: DbSession, response_id: int) -> dict[str, Any]:
-    from app.schemas import ResponseSchema
-
     response = session.scalars(
         select(Response).where(Response.id == response_id).execution_options(populate_existing=True)
     ).one()
@@ -72,9 +72,6 @@ def response_snapshot(session: DbSession, response_id: int) -> dict[str, Any]:
 
 
 def hitblock_snapshot(session: DbSession, hitblock_id: int) -> dict[str, Any]:
-    from app.schemas import HitblockSchema
-    from app.services.hitblocks import with_counts
-
     hitblock = session.scalars(
         select(Hitblock)
         .where(Hitblock.id == hitblock_id)
@@ -85,13 +82,11 @@ def hitblock_snapshot(session: DbSession, hitblock_id: int) -> dict[str, Any]:
 
 
 def find_event(session: DbSession, account_id: int, event_id: int) -> Event:
-    from app.errors import not_found
-
     event = session.scalar(
         select(Event).where(Event.id == event_id, Event.account_id == account_id)
     )
     if event is None:
-        raise not_found("event", event_id)
+        raise NotFound("event", event_id)
     return event
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
-from app.errors import invalid, not_found
+from app.domain import InvalidInput, InvalidState, NotFound
 from app.models import Hitblock, Item
 from app.pagination import Page, paginate
 from app.services import DbSession, transaction
@@ -43,7 +43,7 @@ def find_hitblock(
         stmt = stmt.options(*with_counts())
     hitblock = session.scalar(stmt)
     if hitblock is None:
-        raise not_found("hitblock", hitblock_id)
+        raise NotFound("hitblock", hitblock_id)
     return hitblock
 
 
@@ -73,13 +73,15 @@ def update_hitblock(
     with transaction(session):
         hitblock = find_hitblock(session, account_id, hitblock_id)
         if "type" in changes and changes["type"] != hitblock.type:
-            raise invalid("The type of a hitblock cannot change; create a new one.", "type")
+            raise InvalidInput(
+                "The type of a hitblock cannot change; create a new one.", param="type"
+            )
         changes.pop("type", None)
         shaping = sorted(HIT_FIELDS & changes.keys())
         if shaping and hitblock.status != "unlaunched":
-            raise invalid(
+            raise InvalidState(
                 f"{shaping[0]} cannot change once the hitblock is {hitblock.status}.",
-                shaping[0],
+                param=shaping[0],
                 code="hitblock_launched",
             )
         if "template" in changes or "labels" in changes:
@@ -98,15 +100,17 @@ def _template_for(type_name: str, template: str | None, labels: list[str] | None
     """The template the hitblock will use: the requester's own, or the type's default."""
     hitblock_type = HITBLOCK_TYPES[type_name]
     if labels is not None and not hitblock_type.takes_labels:
-        raise invalid(f"labels apply only to classification types, not {type_name}.", "labels")
+        raise InvalidInput(
+            f"labels apply only to classification types, not {type_name}.", param="labels"
+        )
     if template is not None:
         return template
     if hitblock_type.body is None:
-        raise invalid(f"A template is required for {type_name} hitblocks.", "template")
+        raise InvalidInput(f"A template is required for {type_name} hitblocks.", param="template")
     if hitblock_type.takes_labels and not labels:
-        raise invalid(
+        raise InvalidInput(
             f"labels are required for {type_name} hitblocks that use the default template.",
-            "labels",
+            param="labels",
         )
     return default_template(hitblock_type, labels)
 
@@ -130,6 +134,7 @@ def _check_items_fit(session: DbSession, hitblock: Hitblock, template: str) -> N
     for item_params in params:
         missing = sorted(needed - item_params.keys())
         if missing:
-            raise invalid(
-                f"The template needs {missing[0]}, which existing items do not have.", "template"
+            raise InvalidInput(
+                f"The template needs {missing[0]}, which existing items do not have.",
+                param="template",
             )

@@ -11,7 +11,7 @@ from marshmallow import ValidationError, validate
 from sqlalchemy import insert, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
-from app.errors import ApiError, invalid, not_found
+from app.domain import BadRow, InvalidInput, InvalidRows, InvalidState, NotFound
 from app.models import Hitblock, Item, utcnow
 from app.pagination import Page, paginate
 from app.schemas import gather_item_fields
@@ -35,13 +35,6 @@ class FieldError:
 class ItemDraft:
     type: str
     params: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class BadRow:
-    """A batch row that could not even be read as fields (a CSV line of the wrong width)."""
-
-    message: str
 
 
 class InvalidItem(Exception):
@@ -139,7 +132,7 @@ def _check_open(hitblock: Hitblock) -> None:
     """A canceled hitblock takes no items; a completed one does, and reopens when they are
     published."""
     if hitblock.status == "canceled":
-        raise invalid(
+        raise InvalidState(
             f"Hitblock {hitblock.id} is canceled and takes no new items.",
             code="hitblock_canceled",
         )
@@ -159,7 +152,7 @@ def find_item(
         stmt = stmt.options(selectinload(Item.responses))
     item = session.scalar(stmt)
     if item is None:
-        raise not_found("item", item_id)
+        raise NotFound("item", item_id)
     return item
 
 
@@ -173,7 +166,7 @@ def create_item(
             draft = check_item(ItemRules.of(hitblock), fields)
         except InvalidItem as exc:
             first = exc.errors[0]
-            raise invalid(first.message, first.param) from None
+            raise InvalidInput(first.message, param=first.param) from None
         item = Item(hitblock=hitblock, type=draft.type, params=draft.params)
         session.add(item)
         session.flush()
@@ -193,9 +186,9 @@ def create_items_batch(
     ``rows`` pairs each row with where it came from (``{"index": i}`` or ``{"line": n}``).
     """
     if not rows:
-        raise invalid("The batch has no rows.", code="batch_empty")
+        raise InvalidInput("The batch has no rows.", code="batch_empty")
     if len(rows) > max_rows:
-        raise invalid(
+        raise InvalidInput(
             f"The batch has {len(rows)} rows; at most {max_rows} are accepted per request.",
             code="batch_too_large",
         )
@@ -213,11 +206,8 @@ def create_items_batch(
                 bad_rows += 1
                 errors.extend({**where, "param": e.param, "message": e.message} for e in exc.errors)
         if errors:
-            raise ApiError(
-                400,
-                f"{bad_rows} of {len(rows)} rows are invalid; no item was created.",
-                code="batch_invalid",
-                extra={"errors": errors},
+            raise InvalidRows(
+                f"{bad_rows} of {len(rows)} rows are invalid; no item was created.", errors
             )
         created = utcnow()
         values = [

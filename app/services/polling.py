@@ -18,6 +18,9 @@ conditional updates), so a cycle killed anywhere is simply run again.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -37,6 +40,7 @@ from app.services.responses import (
 from mturk.gateway import HitInfo, MTurkError, MTurkGateway
 
 ALL_STATUSES = ["Submitted", "Approved", "Rejected"]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,6 +50,7 @@ class CycleReport:
     partial_checked: int = 0
     auto_approved: int = 0
     bonuses_paid: int = 0
+    # What failed and was skipped (a HIT, an assignment, a bonus), one line each.
     errors: list[str] = field(default_factory=list)
 
 
@@ -84,6 +89,20 @@ def collect(
     return new, status
 
 
+@contextmanager
+def _isolated(session: DbSession, report: CycleReport, what: str) -> Iterator[None]:
+    """One HIT's failure (MTurk's refusal, or anything storing its work: a database error, an
+    answer no column can hold) is logged, counted and skipped; the rest of the cycle runs."""
+    try:
+        yield
+    except MTurkError as error:
+        report.errors.append(f"{what}: {error.message}")
+    except Exception as error:
+        session.rollback()
+        log.exception("poll cycle: %s failed; skipped until the next cycle", what)
+        report.errors.append(f"{what}: {type(error).__name__}: {error}"[:500])
+
+
 def poll_once(
     session: DbSession,
     gateway: MTurkGateway,
@@ -106,29 +125,25 @@ def poll_once(
         )
     ).all()
     for hit_type_id in filter(None, hit_type_ids):
-        try:
+        hits: list[HitInfo] = []
+        with _isolated(session, report, f"ListReviewableHITs {hit_type_id}"):
             hits = list(gateway.reviewable_hits(hit_type_id))
-        except MTurkError as error:
-            report.errors.append(f"ListReviewableHITs {hit_type_id}: {error.message}")
-            continue
         report.reviewable_hits += len(hits)
         items = _item_statuses(session, [hit.hit_id for hit in hits])
         for hit in hits:
             if hit.hit_id not in items:
                 continue  # not a HIT of ours
             item_id, status = items[hit.hit_id]
-            try:
+            with _isolated(session, report, f"HIT {hit.hit_id}"):
                 # A deleted item's HIT was expired, but work submitted before is still a
                 # worker's work: collect it too (the item stays deleted).
                 if status in {"published", "deleted"}:
+                    seen.add(item_id)
                     new, status = collect(session, gateway, item_id, hit.hit_id, hit)
                     report.new_responses += new
-                    seen.add(item_id)
                 if status != "published":
                     gateway.mark_reviewing(hit.hit_id)
                     mark_done(session, item_id)
-            except MTurkError as error:
-                report.errors.append(f"HIT {hit.hit_id}: {error.message}")
 
     rotation = session.execute(
         select(Item.id, Item.hit_id)
@@ -143,13 +158,10 @@ def poll_once(
     ).all()
     for item_id, hit_id in rotation:
         assert hit_id is not None  # published items have a HIT
-        try:
+        with _isolated(session, report, f"HIT {hit_id}"):
             new, _ = collect(session, gateway, item_id, hit_id, None)
-        except MTurkError as error:
-            report.errors.append(f"HIT {hit_id}: {error.message}")
-            continue
-        report.partial_checked += 1
-        report.new_responses += new
+            report.partial_checked += 1
+            report.new_responses += new
 
     due = session.scalars(
         select(Response)
@@ -161,21 +173,16 @@ def poll_once(
         .limit(due_budget)
     ).all()
     for response in due:
-        try:
+        with _isolated(session, report, f"assignment {response.assignment_id}"):
             mturk_status = MTURK_STATUS[gateway.get_assignment(response.assignment_id).status]
-        except MTurkError as error:
-            report.errors.append(f"assignment {response.assignment_id}: {error.message}")
-            continue
-        if mturk_status != "submitted":
-            with transaction(session):
-                if record_outcome(session, response, response.item.hitblock, mturk_status):
-                    report.auto_approved += mturk_status == "approved"
+            if mturk_status != "submitted":
+                with transaction(session):
+                    if record_outcome(session, response, response.item.hitblock, mturk_status):
+                        report.auto_approved += mturk_status == "approved"
 
     for bonus_id in pending_bonuses(session, utcnow() - retry_bonuses_after):
-        try:
+        with _isolated(session, report, f"bonus {bonus_id}"):
             send_bonus(session, gateway, bonus_id)
             report.bonuses_paid += 1
-        except MTurkError as error:
-            report.errors.append(f"bonus {bonus_id}: {error.message}")
     session.rollback()  # end the read transaction this cycle left open
     return report

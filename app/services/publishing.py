@@ -9,16 +9,22 @@ HIT's id, and we record that HIT instead of making another.
 from __future__ import annotations
 
 import secrets
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
-from app.errors import ApiError, invalid, mturk_error
+from app.domain import (
+    InsufficientFunds,
+    InvalidInput,
+    InvalidState,
+    NothingPublished,
+    PublishFailure,
+)
 from app.models import Hitblock, Item, utcnow
 from app.services import DbSession, events, transaction
+from app.services.deliveries import Destination, subscribed_endpoints
 from app.services.hitblocks import find_hitblock
 from app.services.items import find_item
 from app.templates import HITBLOCK_TYPES, render
@@ -48,7 +54,7 @@ class PublishedHit:
 class HitblockPublication:
     hitblock: Hitblock
     published: list[int]
-    failed: list[dict[str, Any]]
+    failed: list[PublishFailure]
     object: str = "hitblock_publication"
 
 
@@ -56,7 +62,7 @@ def question_for(hitblock: Hitblock, item: Item) -> str:
     html = render(HITBLOCK_TYPES[hitblock.type], hitblock.template, item.params)
     question = html_question(html)
     if len(question.encode()) > MAX_QUESTION_BYTES:
-        raise invalid(
+        raise InvalidInput(
             f"Item {item.id} renders to more than MTurk's {MAX_QUESTION_BYTES} bytes per "
             "question; shorten its fields or the template.",
             code="question_too_large",
@@ -73,7 +79,7 @@ def _published_hit(gateway: MTurkGateway, item: Item) -> PublishedHit:
 
 def _check_open(hitblock: Hitblock) -> None:
     if hitblock.status in CLOSED_STATUSES:
-        raise invalid(
+        raise InvalidState(
             f"Hitblock {hitblock.id} is {hitblock.status}; nothing is published from it.",
             code=f"hitblock_{hitblock.status}",
         )
@@ -100,10 +106,9 @@ def _check_funds(gateway: MTurkGateway, hitblock: Hitblock, count: int) -> None:
     needed = hit_cost(hitblock.cost_per_item, hitblock.workers_per_item) * count
     available = gateway.available_balance()
     if available < needed:
-        raise invalid(
+        raise InsufficientFunds(
             f"Publishing {count} item(s) can cost ${needed} (rewards and MTurk's fees), "
-            f"but the MTurk balance is ${available}. Nothing was published.",
-            code="insufficient_funds",
+            f"but the MTurk balance is ${available}. Nothing was published."
         )
 
 
@@ -126,7 +131,9 @@ def _assign_tokens(session: DbSession, item_ids: list[int]) -> dict[int, tuple[s
     return {item_id: (token, issued or utcnow()) for item_id, token, issued in rows if token}
 
 
-def _annotation(item_id: int) -> str:
+def annotation(item_id: int) -> str:
+    """How a HIT names its item on MTurk (RequesterAnnotation): found by it when a token
+    cannot find it any more."""
     return f"hitblocks:item:{item_id}"
 
 
@@ -139,9 +146,9 @@ def _recover_old_attempts(
     stale = {item_id for item_id, (_, issued) in tokens.items() if issued < utcnow() - TOKEN_MEMORY}
     if not stale:
         return {}
-    found = gateway.hits_by_annotation({_annotation(item_id) for item_id in stale})
+    found = gateway.hits_by_annotation({annotation(item_id) for item_id in stale})
     return {
-        item_id: found[_annotation(item_id)] for item_id in stale if _annotation(item_id) in found
+        item_id: found[annotation(item_id)] for item_id in stale if annotation(item_id) in found
     }
 
 
@@ -174,29 +181,53 @@ class HitRequest:
             question=self.question,
             max_assignments=self.max_assignments,
             lifetime=self.lifetime,
-            annotation=_annotation(self.item_id),
+            annotation=annotation(self.item_id),
             token=self.token,
         )
 
 
-def _record(session: DbSession, hitblock: Hitblock, published: dict[int, str]) -> None:
-    """Mark items published (each once: a concurrent recorder of the same item changes
-    nothing) and write their ``item.published`` events in the same transaction."""
-    now = utcnow()
-    changed = [
-        item_id
-        for item_id, hit_id in published.items()
-        if session.execute(
-            update(Item)
-            .where(Item.id == item_id, Item.status == "pending")
-            .values(hit_id=hit_id, status="published", published=now)
-        ).rowcount  # type: ignore[attr-defined]
-    ]
-    if changed:
-        snapshots = events.item_snapshots(session, changed)
-        events.emit_many(session, hitblock.account_id, "item.published", snapshots)
-    if changed and hitblock.status in {"unlaunched", "completed"}:
-        hitblock.status = "in_progress"
+@dataclass
+class _Recorder:
+    """Records HITs as MTurk answers: items published (each once: a concurrent recorder of
+    the same item changes nothing), their ``item.published`` events, the hitblock in
+    progress, each batch in a transaction of its own. The webhook endpoints are looked up
+    once per publish, not once per batch."""
+
+    session: DbSession
+    hitblock_id: int
+    account_id: int
+    endpoints: list[Destination] | None = None
+
+    def __call__(self, published: dict[int, str]) -> None:
+        if not published:
+            return
+        session, now = self.session, utcnow()
+        with transaction(session):
+            changed = [
+                item_id
+                for item_id, hit_id in published.items()
+                if session.execute(
+                    update(Item)
+                    .where(Item.id == item_id, Item.status == "pending")
+                    .values(hit_id=hit_id, status="published", published=now)
+                ).rowcount  # type: ignore[attr-defined]
+            ]
+            if not changed:
+                return
+            if self.endpoints is None:
+                self.endpoints = subscribed_endpoints(session, self.account_id, "item.published")
+            snapshots = events.item_snapshots(session, changed)
+            events.emit_many(
+                session, self.account_id, "item.published", snapshots, endpoints=self.endpoints
+            )
+            session.execute(
+                update(Hitblock)
+                .where(
+                    Hitblock.id == self.hitblock_id,
+                    Hitblock.status.in_(("unlaunched", "completed")),
+                )
+                .values(status="in_progress")
+            )
 
 
 def post_item(
@@ -208,18 +239,14 @@ def post_item(
         hitblock = item.hitblock
         _check_open(hitblock)
         question = question_for(hitblock, item)
-        try:
-            with transaction(session):
-                _check_funds(gateway, hitblock, 1)
-                _ensure_hit_type(session, gateway, hitblock)
-                tokens = _assign_tokens(session, [item_id])
-                request = HitRequest.of(hitblock, item_id, tokens[item_id][0], question)
-            recovered = _recover_old_attempts(gateway, tokens)
-            hit_id = recovered.get(item_id) or request.send(gateway).hit_id
-        except MTurkError as error:
-            raise mturk_error(error) from error
         with transaction(session):
-            _record(session, hitblock, {item_id: hit_id})
+            _check_funds(gateway, hitblock, 1)
+            _ensure_hit_type(session, gateway, hitblock)
+            tokens = _assign_tokens(session, [item_id])
+            request = HitRequest.of(hitblock, item_id, tokens[item_id][0], question)
+        recovered = _recover_old_attempts(gateway, tokens)
+        hit_id = recovered.get(item_id) or request.send(gateway).hit_id
+        _Recorder(session, hitblock.id, account_id)({item_id: hit_id})
         item = find_item(session, account_id, item_id)
     return _published_hit(gateway, item)
 
@@ -232,7 +259,12 @@ def post_hitblock(
     concurrency: int,
 ) -> HitblockPublication:
     """Publish every pending item of a hitblock: one balance check, one HIT type, then one
-    CreateHITWithHITType per item, at most ``concurrency`` in flight."""
+    CreateHITWithHITType per item, at most ``concurrency`` in flight.
+
+    Each HIT is recorded as soon as MTurk answers (what has come back is committed while the
+    next calls are in flight), so a crash leaves at most the calls in flight unrecorded, and
+    their tokens find them again on the next post.
+    """
     hitblock = find_hitblock(session, account_id, hitblock_id)
     _check_open(hitblock)
     pending = list(
@@ -246,47 +278,38 @@ def post_hitblock(
     requests: list[HitRequest] = []
     recovered: dict[int, str] = {}
     if pending:
-        try:
-            with transaction(session):
-                _check_funds(gateway, hitblock, len(pending))
-                _ensure_hit_type(session, gateway, hitblock)
-                tokens = _assign_tokens(session, list(questions))
-                requests = [
-                    HitRequest.of(hitblock, item_id, tokens[item_id][0], question)
-                    for item_id, question in questions.items()
-                ]
-            recovered = _recover_old_attempts(gateway, tokens)
-        except MTurkError as error:
-            raise mturk_error(error) from error
+        with transaction(session):
+            _check_funds(gateway, hitblock, len(pending))
+            _ensure_hit_type(session, gateway, hitblock)
+            tokens = _assign_tokens(session, list(questions))
+            requests = [
+                HitRequest.of(hitblock, item_id, tokens[item_id][0], question)
+                for item_id, question in questions.items()
+            ]
+        recovered = _recover_old_attempts(gateway, tokens)
         requests = [request for request in requests if request.item_id not in recovered]
-
-    def attempt(request: HitRequest) -> CreatedHit | MTurkError:
-        try:
-            return request.send(gateway)
-        except MTurkError as error:
-            return error
-
-    published: dict[int, str] = dict(recovered)
-    failed: list[dict[str, Any]] = []
+    record = _Recorder(session, hitblock_id, account_id)
+    record(recovered)
+    published = dict(recovered)
+    failed: list[PublishFailure] = []
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for request, outcome in zip(requests, pool.map(attempt, requests), strict=True):
-            if isinstance(outcome, CreatedHit):
-                published[request.item_id] = outcome.hit_id
-            else:
-                failed.append(
-                    {"item": request.item_id, "error": mturk_error(outcome).body()["error"]}
-                )
-    with transaction(session):
-        _record(session, find_hitblock(session, account_id, hitblock_id), published)
+        in_flight: dict[Future[CreatedHit], int] = {
+            pool.submit(request.send, gateway): request.item_id for request in requests
+        }
+        while in_flight:
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            answered: dict[int, str] = {}
+            for future in done:
+                item_id = in_flight.pop(future)
+                try:
+                    answered[item_id] = future.result().hit_id
+                except MTurkError as error:
+                    failed.append(PublishFailure(item_id, error))
+            record(answered)
+            published.update(answered)
+    failed.sort(key=lambda failure: failure.item)
     if requests and not published:
-        first = failed[0]["error"]
-        raise ApiError(
-            503 if first["code"] == "mturk_unavailable" else 400,
-            f"No item could be published: {first['message']}",
-            type=first["type"],
-            code=first["code"],
-            extra={"failed": failed},
-        )
+        raise NothingPublished(failed)
     return HitblockPublication(
         find_hitblock(session, account_id, hitblock_id, counts=True), sorted(published), failed
     )

@@ -1,38 +1,54 @@
-"""Deleting items: a published one's HIT is expired, its work collected, then deleted on MTurk
-when MTurk allows it."""
+"""Deleting items: the item's HIT (if it ever got one) is expired, its work collected, then
+deleted on MTurk when MTurk allows it."""
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import update
 
-from app.errors import mturk_error
+from app.domain import Deleted
+from app.models import Item
 from app.services import DbSession, transaction
 from app.services.items import find_item
 from app.services.polling import collect, mark_done
-from mturk.gateway import MTurkError, MTurkGateway
+from app.services.publishing import annotation
+from mturk.gateway import MTurkGateway
 
 
 def delete_item(
     session: DbSession, gateway: MTurkGateway, account_id: int, item_id: int
-) -> dict[str, Any]:
+) -> Deleted:
     """Mark the item deleted; its row and its responses stay, so no worker's work is lost.
 
     A published item's HIT is expired first and the work already submitted is stored; the HIT
     is deleted on MTurk when MTurk allows it (not while work awaits review or is in progress:
-    the poller collects that later). If MTurk cannot be reached, nothing changes.
+    the poller collects that later). A pending item that was given a request token may have
+    a HIT that a crashed publish never recorded: it is looked up by its RequesterAnnotation
+    and treated the same way. If MTurk cannot be reached, nothing changes.
     """
     item = find_item(session, account_id, item_id, with_responses=False)
     hit_id = item.hit_id
+    if hit_id is None and item.unique_request_token is not None:
+        hit_id = _adopt_unrecorded_hit(session, gateway, item_id)
+    disposed = False
     if hit_id is not None:
-        try:
-            gateway.expire_hit(hit_id)
-            collect(session, gateway, item_id, hit_id, None)
-            disposed = gateway.delete_hit(hit_id)
-        except MTurkError as error:
-            raise mturk_error(error) from error
+        gateway.expire_hit(hit_id)
+        collect(session, gateway, item_id, hit_id, None)
+        disposed = gateway.delete_hit(hit_id)
     with transaction(session):
         item = find_item(session, account_id, item_id, with_responses=False)
         item.status = "deleted"
-    if hit_id is not None and disposed:
+    if disposed:
         mark_done(session, item_id)
-    return {"deleted": True, "id": item_id}
+    return Deleted(item_id)
+
+
+def _adopt_unrecorded_hit(session: DbSession, gateway: MTurkGateway, item_id: int) -> str | None:
+    """The HIT a publish made for this item but never recorded (it died between MTurk's
+    answer and its commit), recorded on the item now so the poller keeps collecting it."""
+    found = gateway.hits_by_annotation({annotation(item_id)}).get(annotation(item_id))
+    if found is not None:
+        with transaction(session):
+            session.execute(
+                update(Item).where(Item.id == item_id, Item.hit_id.is_(None)).values(hit_id=found)
+            )
+    return found

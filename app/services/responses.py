@@ -20,12 +20,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
 
-from app.errors import ApiError, mturk_error, not_found
+from app.domain import Conflict, NotFound
 from app.models import Bonus, Hitblock, Item, Response, utcnow
 from app.pagination import Page, paginate
 from app.services import DbSession, events, transaction
 from app.services.hitblocks import find_hitblock
 from app.services.items import find_item
+from app.templates import multi_valued_fields
 from mturk.answers import parse_answer
 from mturk.fees import commission
 from mturk.gateway import (
@@ -86,7 +87,7 @@ def store_assignments(
     cost = approval_cost(hitblock)
     rows = []
     for assignment in assignments:
-        parsed = parse_answer(assignment.answer)
+        parsed = parse_answer(assignment.answer, multi_valued_fields(hitblock.template))
         status = MTURK_STATUS.get(assignment.status, "submitted")
         rows.append(
             {
@@ -95,7 +96,7 @@ def store_assignments(
                 "worker_id": assignment.worker_id,
                 "status": status,
                 "data": parsed.data,
-                "answer_xml": assignment.answer,
+                "answer_xml": assignment.answer.replace("\x00", ""),  # PostgreSQL text holds no NUL
                 "answer_error": parsed.error,
                 "accepted": assignment.accepted,
                 "submitted": assignment.submitted or now,
@@ -174,7 +175,7 @@ def find_response(session: DbSession, account_id: int, response_id: int) -> Resp
         .where(Response.id == response_id, Hitblock.account_id == account_id)
     )
     if response is None:
-        raise not_found("response", response_id)
+        raise NotFound("response", response_id)
     return response
 
 
@@ -236,14 +237,10 @@ def review(
     and the request answers 409."""
     response = find_response(session, account_id, response_id)
     if response.status == "submitted":
-        try:
-            mturk_status = _ask_mturk(gateway, response.assignment_id, decision)
-        except MTurkError as error:
-            raise mturk_error(error) from error
+        mturk_status = _ask_mturk(gateway, response.assignment_id, decision)
         response = _settle_review(session, account_id, response_id, mturk_status, decision)
     if response.status != decision.status:
-        raise ApiError(
-            409,
+        raise Conflict(
             f"Response {response_id} is {response.status} on MTurk and cannot be "
             f"{decision.status}.",
             code="response_already_reviewed",
@@ -255,7 +252,7 @@ def review(
 class ReviewOutcome:
     response: int
     status: str
-    error: dict[str, Any] | None
+    error: MTurkError | None  # why MTurk did not take the decision
 
 
 @dataclass(frozen=True)
@@ -299,8 +296,7 @@ def review_all(
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for row, outcome in zip(pending, pool.map(ask, pending), strict=True):
             if isinstance(outcome, MTurkError):
-                error = mturk_error(outcome).body()["error"]
-                results.append(ReviewOutcome(row.id, "submitted", error))
+                results.append(ReviewOutcome(row.id, "submitted", outcome))
             else:
                 settled = _settle_review(session, account_id, row.id, outcome, decision)
                 status = settled.status
@@ -338,7 +334,7 @@ def pay_bonus(
         if isinstance(error, MTurkRejected):
             with transaction(session):
                 session.execute(update(Bonus).where(Bonus.id == bonus_id).values(status="failed"))
-        raise mturk_error(error) from error
+        raise
     found = session.get(Bonus, bonus_id)
     assert found is not None
     return found

@@ -1,0 +1,47 @@
+"""A fake MTurk gateway for fast service tests: no HTTP, answers scripted per call."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from mturk.gateway import CreatedHit, HitTypeSpec, MTurkError
+
+
+class FakeGateway:
+    """Creates HITs in memory; ``fail_creates`` makes CreateHIT raise that error instead."""
+
+    def __init__(self, balance: Decimal = Decimal("1000.00")) -> None:
+        self.balance = balance
+        self.hits: dict[str, dict[str, Any]] = {}  # HIT id -> what it was created with
+        self.fail_creates: MTurkError | None = None
+        self.calls: list[str] = []
+        self._ids = (f"HIT{n:017d}" for n in itertools.count(1))
+
+    def preview_url(self, hit_id: str, group_id: str) -> str:
+        return f"https://worker.example/projects/{group_id}/tasks/{hit_id}"
+
+    def available_balance(self) -> Decimal:
+        self.calls.append("GetAccountBalance")
+        return self.balance
+
+    def create_hit_type(self, spec: HitTypeSpec) -> str:
+        self.calls.append("CreateHITType")
+        return "TYPE0000000000000001"
+
+    def create_hit(self, **params: Any) -> CreatedHit:
+        self.calls.append("CreateHITWithHITType")
+        if self.fail_creates is not None:
+            raise self.fail_creates
+        hit_id = next(self._ids)
+        self.hits[hit_id] = params
+        return CreatedHit(hit_id, recovered=False)
+
+    def hits_by_annotation(self, annotations: set[str]) -> dict[str, str]:
+        self.calls.append("ListHITs")
+        return {
+            hit["annotation"]: hit_id
+            for hit_id, hit in self.hits.items()
+            if hit["annotation"] in annotations
+        }

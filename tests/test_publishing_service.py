@@ -1,0 +1,89 @@
+"""The publishing service on its own, with a fake gateway: it speaks the domain (domain
+exceptions, domain objects), and never an HTTP status."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.domain import InsufficientFunds, InvalidState, NotFound, NothingPublished
+from app.extensions import db
+from app.models import Hitblock, Item
+from app.services.accounts import create_key
+from app.services.publishing import post_hitblock, post_item
+from mturk.gateway import MTurkRejected, MTurkUnavailable
+from tests.helpers.fake_gateway import FakeGateway
+
+
+@pytest.fixture
+def session(app):
+    with app.app_context():
+        yield db.session
+
+
+@pytest.fixture
+def account_id(session):
+    return create_key(session, "acme").account_id
+
+
+def add_hitblock(session, account_id, items=3, **fields):
+    hitblock = Hitblock(
+        account_id=account_id,
+        type="image-transcription",
+        title="Receipts",
+        cost_per_item=Decimal("0.10"),
+        template="<img src='${image_url}'>",
+        lifetime_in_seconds=3600,
+        assignment_duration_in_seconds=600,
+        auto_approval_delay_in_seconds=0,
+        qualification_requirements=[],
+        **fields,
+    )
+    session.add(hitblock)
+    session.add_all(
+        Item(hitblock=hitblock, type="image", params={"image_url": f"https://e.org/{n}.jpg"})
+        for n in range(items)
+    )
+    session.commit()
+    return hitblock.id
+
+
+def test_a_hitblock_publishes_each_item_once_and_answers_a_domain_object(session, account_id):
+    gateway = FakeGateway()
+    hitblock_id = add_hitblock(session, account_id)
+    publication = post_hitblock(session, gateway, account_id, hitblock_id, concurrency=2)
+    assert len(publication.published) == 3 and publication.failed == []
+    assert publication.hitblock.status == "in_progress"
+    assert gateway.calls.count("CreateHITWithHITType") == 3
+    again = post_hitblock(session, gateway, account_id, hitblock_id, concurrency=2)
+    assert again.published == [] and gateway.calls.count("CreateHITWithHITType") == 3
+
+
+@pytest.mark.parametrize("error", [MTurkUnavailable("down", "ServiceFault"),
+                                   MTurkRejected("no", "AWS.MechanicalTurk.Refused")])  # fmt: skip
+def test_nothing_published_carries_mturks_error_for_each_item(session, account_id, error):
+    gateway = FakeGateway()
+    gateway.fail_creates = error
+    hitblock_id = add_hitblock(session, account_id, items=2)
+    with pytest.raises(NothingPublished) as raised:
+        post_hitblock(session, gateway, account_id, hitblock_id, concurrency=2)
+    pending = session.scalars(select(Item.id).where(Item.status == "pending")).all()
+    assert [(f.item, f.error) for f in raised.value.failures] == [(i, error) for i in pending]
+    assert len(pending) == 2
+
+
+def test_refusals_are_domain_exceptions(session, account_id):
+    gateway = FakeGateway(balance=Decimal("0.05"))
+    hitblock_id = add_hitblock(session, account_id, items=1)
+    with pytest.raises(InsufficientFunds):
+        post_hitblock(session, gateway, account_id, hitblock_id, concurrency=1)
+    with pytest.raises(NotFound):
+        post_hitblock(session, gateway, account_id + 1, hitblock_id, concurrency=1)
+    paused = add_hitblock(session, account_id, items=1, status="paused")
+    item_id = session.scalar(select(Item.id).where(Item.hitblock_id == paused))
+    with pytest.raises(InvalidState) as raised:
+        post_item(session, gateway, account_id, item_id)
+    assert raised.value.code == "hitblock_paused"
+    assert "CreateHITWithHITType" not in gateway.calls
