@@ -14,12 +14,24 @@ import os
 from app import create_app
 from app.bootstrap import prepare
 from app.extensions import db
+from app.services.accounts import IssuedKey
+
+
+def _prepare_once() -> IssuedKey | None:
+    """``prepare`` under a lock file in the instance folder; without one where that folder
+    cannot be written (a read-only deployment, whose schema is upgraded beforehand)."""
+    try:
+        os.makedirs(app.instance_path, exist_ok=True)
+        lock = open(os.path.join(app.instance_path, "prepare.lock"), "w")
+    except OSError:
+        return prepare(app)
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return prepare(app)
+
 
 app = create_app()
-os.makedirs(app.instance_path, exist_ok=True)
-with open(os.path.join(app.instance_path, "prepare.lock"), "w") as _lock:
-    fcntl.flock(_lock, fcntl.LOCK_EX)
-    _issued = prepare(app)
+_issued = _prepare_once()
 with app.app_context():
     # With --preload this runs in gunicorn's arbiter: its connections must not reach the
     # workers it forks.

@@ -152,8 +152,8 @@ def holding_lease(name: str, ttl: timedelta, holder: str = HOLDER) -> Iterator[b
     try:
         yield True
     finally:
-        keeper.stop()
         db.session.rollback()  # whatever a failed job left open must not block the release
+        keeper.stop()
         release_lease(db.session, name, holder)
 
 

@@ -55,12 +55,14 @@ def init_rate_limits(app: Flask) -> Limiter:
 
 
 def seconds_until_reset(limiter: Limiter) -> int:
-    """Whole seconds until the breached limit's window resets: rounded up, at least 1."""
+    """Whole seconds until the breached limit's window resets, at least 1 and never short:
+    Redis reports the reset to the nearest whole second (TTL), so up to half a second early,
+    and a retry at the rounded-up time could still be refused; one second more covers it."""
     breached = limiter.current_limit
     if breached is None:
         return 1
-    reset_at = breached.window[0]  # a Unix time, with its fraction
-    return max(1, math.ceil(reset_at - time.time()))
+    reset_at = breached.window[0]  # a Unix time; with its fraction in memory, rounded in Redis
+    return max(1, math.floor(reset_at - time.time()) + 1)
 
 
 def _too_many_requests(limiter: Limiter, error: RateLimitExceeded) -> Any:

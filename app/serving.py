@@ -17,6 +17,7 @@ process, and stops everything when it is stopped or when one part exits.
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import socket
 import subprocess
@@ -107,6 +108,8 @@ def stop_with_parent() -> None:
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() == 1:  # the supervisor died before the signal was asked for
+            sys.exit("hitblocks run is gone; not serving without it.")
 
 
 @dataclass

@@ -156,6 +156,20 @@ def multi_valued_fields(template: str) -> frozenset[str]:
     return collector.multi_valued()
 
 
+# A control whose name is itself a ${placeholder} (name="${question}").
+_PLACEHOLDER_NAME = re.compile(r"""\bname\s*=\s*["']?[^"'>\s]*\$\{""", re.IGNORECASE)
+
+
+def item_multi_valued_fields(
+    hitblock_type: HitblockType, template: str, params: dict[str, object]
+) -> frozenset[str]:
+    """``multi_valued_fields`` of the page this item's workers saw: the template's, or the
+    rendered page's when a control's name comes from a ``${placeholder}``."""
+    if _PLACEHOLDER_NAME.search(template):
+        template = render(hitblock_type, template, params)
+    return multi_valued_fields(template)
+
+
 # Input types of which a form submits at most one per name, and types it never submits by
 # name (reset and plain buttons send nothing; an image button sends name.x and name.y).
 _ONE_PER_GROUP = {"radio", "submit"}

@@ -13,6 +13,7 @@ from a text holding ``|``; so the caller names the fields its template makes mul
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,8 @@ from mturk.questions import ANSWERS_NS
 
 MAX_ANSWER_BYTES = 1_000_000
 NUL_REMOVED = "answer contained U+0000 characters, removed"
+SURROGATES_REPLACED = "answer contained lone surrogates, replaced by U+FFFD"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NS = {"a": ANSWERS_NS}
 _FREE_TEXT = f"{{{ANSWERS_NS}}}FreeText"
 _SELECTION = f"{{{ANSWERS_NS}}}SelectionIdentifier"
@@ -40,17 +43,30 @@ def parse_answer(xml: str, multi_valued: Collection[str] = frozenset()) -> Parse
 
     ``multi_valued`` names the fields whose FreeText is MTurk's ``|``-joined list (same-named
     inputs of a plain form): they are split and always a list, ``[]`` when nothing was sent.
-    No string in the result holds U+0000 (PostgreSQL text cannot): such characters are
-    removed and the removal is reported in ``error``.
+    No string in the result holds what PostgreSQL text cannot: U+0000 is removed, a lone
+    surrogate (``\\ud800`` in crowd-form JSON) replaced by U+FFFD, and either is reported in
+    ``error``.
     """
+    xml, flags = storable(xml)
     if len(xml.encode()) > MAX_ANSWER_BYTES:
         return ParsedAnswer(error=f"answer larger than {MAX_ANSWER_BYTES} bytes")
-    had_nul = "\x00" in xml
-    data, error = _read(xml.replace("\x00", ""), multi_valued)
-    data, nul_in_json = _without_nul(data)
-    if had_nul or nul_in_json:
-        error = NUL_REMOVED if error is None else f"{NUL_REMOVED}; {error}"
-    return ParsedAnswer(data, error)
+    data, error = _read(xml, multi_valued)
+    data, json_flags = _storable_data(data)
+    notes = [flag for flag in (NUL_REMOVED, SURROGATES_REPLACED) if flag in flags | json_flags]
+    return ParsedAnswer(data, "; ".join([*notes, error] if error else notes) or None)
+
+
+def storable(text: str) -> tuple[str, set[str]]:
+    """``text`` as a database can store it: U+0000 removed, lone surrogates replaced by
+    U+FFFD; and which of the two it needed (``NUL_REMOVED``, ``SURROGATES_REPLACED``)."""
+    flags = set()
+    if "\x00" in text:
+        text, flags = text.replace("\x00", ""), {NUL_REMOVED}
+    if not text.isascii():
+        text, replaced = _SURROGATE.subn("\ufffd", text)
+        if replaced:
+            flags.add(SURROGATES_REPLACED)
+    return text, flags
 
 
 def _read(xml: str, multi_valued: Collection[str]) -> tuple[dict[str, Any], str | None]:
@@ -104,11 +120,11 @@ def _refuse(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _without_nul(data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """``data`` with U+0000 removed from every string, keys too, at any depth (crowd-form
-    JSON can carry it escaped as ``\\u0000``), and whether there was any. Cleaned in place
-    by a loop, not recursion: the JSON may be nested as deep as its decoder allowed."""
-    found = False
+def _storable_data(data: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """``data`` with every string, keys too, at any depth made ``storable`` (crowd-form JSON
+    can carry U+0000 and surrogates as escapes), and the flags of what was changed. Cleaned in
+    place by a loop, not recursion: the JSON may be nested as deep as its decoder allowed."""
+    flags: set[str] = set()
     stack: list[dict[str, Any] | list[Any]] = [data]
     while stack:
         container = stack.pop()
@@ -116,19 +132,21 @@ def _without_nul(data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
             items = list(container.items())
             container.clear()  # refilled in the same order, under clean keys
             for key, value in items:
-                container[key.replace("\x00", "")], nul = _cleaned(value, stack)
-                found = found or nul or "\x00" in key
+                clean_key, key_flags = storable(key)
+                container[clean_key] = _cleaned(value, stack, flags)
+                flags |= key_flags
         else:
             for index, value in enumerate(container):
-                container[index], nul = _cleaned(value, stack)
-                found = found or nul
-    return data, found
+                container[index] = _cleaned(value, stack, flags)
+    return data, flags
 
 
-def _cleaned(value: Any, stack: list[dict[str, Any] | list[Any]]) -> tuple[Any, bool]:
-    """A string without U+0000 (and whether it had any); a container is left for the loop."""
+def _cleaned(value: Any, stack: list[dict[str, Any] | list[Any]], flags: set[str]) -> Any:
+    """A string made storable (its flags added to ``flags``); a container is left for the
+    loop."""
     if isinstance(value, str):
-        return value.replace("\x00", ""), "\x00" in value
-    if isinstance(value, dict | list):
+        value, value_flags = storable(value)
+        flags |= value_flags
+    elif isinstance(value, dict | list):
         stack.append(value)
-    return value, False
+    return value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import flask_migrate
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -68,3 +70,49 @@ def test_a_model_change_without_migration_is_detected(tmp_path):
     finally:
         Item.__table__._columns.remove(column)
     assert any(change[0] == "add_column" and change[3].name == "surprise" for change in diff)
+
+
+def test_answers_stored_before_the_one_shape_rule_are_read_again(tmp_path):
+    """Revision 0009 rewrites old responses' data (every value a list) in the new shape."""
+    from sqlalchemy import text
+
+    from mturk.questions import answers_xml
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite3'}", "TESTING": True})
+    template = (
+        '<input name="note"><input type="checkbox" name="t" value="a">'
+        '<input type="checkbox" name="t" value="b">'
+    )
+    xml = answers_xml([("note", "hi|there"), ("t", "a"), ("t", "b")])
+    with app.app_context():
+        flask_migrate.upgrade(revision="0008")
+        with db.engine.begin() as connection:
+            for statement, values in (
+                ("INSERT INTO accounts (id, name, created) VALUES (1, 'a', '2026-01-01')", {}),
+                (
+                    "INSERT INTO hitblocks (id, account_id, type, title, description, status,"
+                    " cost_per_item, workers_per_item, currency, template, lifetime_in_seconds,"
+                    " assignment_duration_in_seconds, auto_approval_delay_in_seconds, keywords,"
+                    " qualification_requirements, total_spent, created) VALUES (1, 1, 'html',"
+                    " 't', '', 'in_progress', 10, 1, 'usd', :template, 60, 60, 0, '', '[]', 0,"
+                    " '2026-01-01')",
+                    {"template": template},
+                ),
+                (
+                    "INSERT INTO items (id, hitblock_id, type, params, status, cost, created)"
+                    " VALUES (1, 1, 'html', '{}', 'completed', 0, '2026-01-01')",
+                    {},
+                ),
+                (
+                    "INSERT INTO responses (id, item_id, assignment_id, worker_id, status, data,"
+                    " answer_xml, submitted, created) VALUES (1, 1, 'A1', 'W1', 'submitted',"
+                    " :data, :xml, '2026-01-01', '2026-01-01')",
+                    {"data": '{"note": ["hi|there"], "t": ["a|b"]}', "xml": xml},
+                ),
+            ):
+                connection.execute(text(statement), values)
+        flask_migrate.upgrade()
+        with db.engine.connect() as connection:
+            data = connection.execute(text("SELECT data FROM responses")).scalar_one()
+        db.engine.dispose()
+    assert json.loads(data) == {"note": "hi|there", "t": ["a", "b"]}

@@ -17,11 +17,10 @@ from tests.conftest import basic_auth
 from tests.worker_site import complete
 
 
-def publish(client, auth, count):
+def publish(client, auth, count, workers_per_item=1):
+    fields = {"type": "image-transcription", "title": "Receipts", "cost_per_item": 0.1}
     hitblock = client.post(
-        "/v1/hitblocks",
-        json={"type": "image-transcription", "title": "Receipts", "cost_per_item": 0.1},
-        headers=auth,
+        "/v1/hitblocks", json={**fields, "workers_per_item": workers_per_item}, headers=auth
     ).json
     rows = [{"image_url": f"https://example.org/{n}.jpg"} for n in range(count)]
     client.post(f"/v1/hitblocks/{hitblock['id']}/items/batch", json=rows, headers=auth)
@@ -62,8 +61,28 @@ def test_an_error_storing_one_hits_work_skips_that_hit_only(
     assert set(stored(app)) == {first["id"], second["id"]}
 
 
+def test_a_hit_that_keeps_failing_does_not_starve_the_partial_rotation(
+    app, client, auth, publishing, monkeypatch
+):
+    items = publish(client, auth, 3, workers_per_item=2)
+    for item in items:
+        complete(publishing.url, item["hit_id"], "AWORKER1", [("transcription", "1")])
+    real_store = polling.store_assignments
+
+    def broken_for_the_first(session, item, hitblock, assignments):
+        if item.id == items[0]["id"]:
+            raise RuntimeError("cannot store this one")
+        return real_store(session, item, hitblock, assignments)
+
+    monkeypatch.setattr(polling, "store_assignments", broken_for_the_first)
+    for _ in range(3):
+        with app.app_context():
+            polling.poll_once(db.session, mturk_gateway(), partial_budget=1)
+    assert set(stored(app)) == {items[1]["id"], items[2]["id"]}
+
+
 @pytest.mark.postgres
-def test_answers_holding_nul_are_stored_cleaned_and_flagged_on_postgres(
+def test_answers_holding_nul_or_surrogates_are_stored_cleaned_and_flagged_on_postgres(
     postgres_schema_url, mturk_local
 ):
     app = create_app(
@@ -73,15 +92,17 @@ def test_answers_holding_nul_are_stored_cleaned_and_flagged_on_postgres(
         flask_migrate.upgrade()
         auth = basic_auth(create_key(db.session, "acme").key)
     client = app.test_client()
-    raw, crowd, plain = publish(client, auth, 3)
+    raw, crowd, plain, surrogate = publish(client, auth, 4)
     complete(mturk_local.url, raw["hit_id"], "AWORKER1", [("transcription", "12\x0000")])
     complete(mturk_local.url, crowd["hit_id"], "AWORKER1",
              [("taskAnswers", '[{"transcription": "12\\u000000", "n": 3}]')])  # fmt: skip
     complete(mturk_local.url, plain["hit_id"], "AWORKER1", [("transcription", "7.50")])
+    complete(mturk_local.url, surrogate["hit_id"], "AWORKER1",
+             [("taskAnswers", '[{"transcription": "12\\ud800"}]')])  # fmt: skip
     try:
         with app.app_context():
             report = polling.poll_once(db.session, mturk_gateway())
-        assert (report.new_responses, report.errors) == (3, [])
+        assert (report.new_responses, report.errors) == (4, [])
         responses = stored(app)
         for item in (raw, crowd):
             response = responses[item["id"]]
@@ -89,6 +110,8 @@ def test_answers_holding_nul_are_stored_cleaned_and_flagged_on_postgres(
             assert response.data["transcription"] == "1200"
         assert responses[crowd["id"]].data["n"] == 3
         assert responses[plain["id"]].answer_error is None
+        assert responses[surrogate["id"]].data["transcription"] == "12\ufffd"
+        assert "surrogate" in responses[surrogate["id"]].answer_error
     finally:
         with app.app_context():
             db.engine.dispose()

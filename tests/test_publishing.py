@@ -60,7 +60,7 @@ def test_post_item_publishes_one_hit_and_answers_the_seed_hit_object(
     assert hit["MaxAssignments"] == 3
     assert hit["Reward"] == "0.25"
     assert hit["Keywords"] == "receipts, totals"
-    assert hit["RequesterAnnotation"] == f"hitblocks:item:{item['id']}"
+    assert hit["RequesterAnnotation"].startswith(f"hitblocks:item:{item['id']}:hb-")
     assert hit["QualificationRequirements"][0]["QualificationTypeId"] == "000000000000000000L0"
     assert hit["QualificationRequirements"][0]["IntegerValues"] == [95]
     html = parse_question(hit["Question"]).content

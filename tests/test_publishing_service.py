@@ -11,8 +11,10 @@ from sqlalchemy import select
 from app.domain import InsufficientFunds, InvalidState, NotFound, NothingPublished
 from app.extensions import db
 from app.models import Hitblock, Item
+from app.services import publishing
 from app.services.accounts import create_key
 from app.services.publishing import post_hitblock, post_item
+from app.services.removal import delete_item
 from mturk.gateway import MTurkRejected, MTurkUnavailable
 from tests.helpers.fake_gateway import FakeGateway
 
@@ -87,3 +89,45 @@ def test_refusals_are_domain_exceptions(session, account_id):
         post_item(session, gateway, account_id, item_id)
     assert raised.value.code == "hitblock_paused"
     assert "CreateHITWithHITType" not in gateway.calls
+
+
+@pytest.mark.parametrize("whole_hitblock", [True, False])
+def test_an_item_deleted_while_its_create_is_in_flight_keeps_its_hit_which_is_expired(
+    app, session, account_id, whole_hitblock
+):
+    gateway = FakeGateway()
+    hitblock_id = add_hitblock(session, account_id, items=1)
+    item_id = session.scalar(select(Item.id).where(Item.hitblock_id == hitblock_id))
+
+    def delete_meanwhile():  # another request, on a session of its own
+        with app.app_context():
+            delete_item(db.session, gateway, account_id, item_id)
+
+    gateway.during_create = delete_meanwhile
+    if whole_hitblock:
+        post_hitblock(session, gateway, account_id, hitblock_id, concurrency=1)
+    else:
+        with pytest.raises(NotFound):  # it is gone by the time the HIT is recorded
+            post_item(session, gateway, account_id, item_id)
+    [hit_id] = gateway.hits
+    stored = session.get(Item, item_id)
+    session.refresh(stored)
+    assert (stored.status, stored.hit_id) == ("deleted", hit_id)
+    assert gateway.expired == {hit_id}
+
+
+def test_when_recording_fails_the_calls_not_yet_made_are_never_made(
+    session, account_id, monkeypatch
+):
+    gateway = FakeGateway()
+    hitblock_id = add_hitblock(session, account_id, items=30)
+
+    def broken(recorder, published):
+        if published:
+            raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(publishing._Recorder, "__call__", broken)
+    with pytest.raises(RuntimeError):
+        post_hitblock(session, gateway, account_id, hitblock_id, concurrency=2)
+    # The first answer, plus at most the window of calls already handed to the pool.
+    assert gateway.calls.count("CreateHITWithHITType") <= 1 + 2 * 2

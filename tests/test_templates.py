@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from app.templates import HITBLOCK_TYPES, default_template, multi_valued_fields
+from app.templates import (
+    HITBLOCK_TYPES,
+    default_template,
+    item_multi_valued_fields,
+    multi_valued_fields,
+)
 
 
 def test_a_checkbox_group_and_a_multi_select_are_multi_valued():
@@ -51,3 +56,14 @@ def test_the_built_in_templates_have_single_valued_fields():
         if hitblock_type.body is not None:
             template = default_template(hitblock_type, ["spam", "ham"])
             assert multi_valued_fields(template) == frozenset()
+
+
+def test_a_control_named_by_a_placeholder_is_read_from_the_rendered_page():
+    """``name="${question}"`` on a checkbox group: the item's own name is multi-valued."""
+    template = """<form>
+      <input type="checkbox" name="${question}" value="red">
+      <input type="checkbox" name="${question}" value="blue">
+      <input name="note"></form>"""
+    html = HITBLOCK_TYPES["html"]
+    assert item_multi_valued_fields(html, template, {"question": "colors"}) == {"colors"}
+    assert item_multi_valued_fields(html, "<input name='a'><input name='a'>", {}) == {"a"}

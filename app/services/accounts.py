@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
 
 from app.auth import generate_key, hash_key
 from app.models import Account, ApiKey, utcnow
@@ -63,7 +64,13 @@ def revoke_key(session: DbSession, key: str) -> bool:
 
 
 def bootstrap_first_account(session: DbSession, account_name: str) -> IssuedKey | None:
-    """On an empty database, create the first account and key so the quick start just works."""
+    """On an empty database, create the first account and key so the quick start just works.
+    None when there are accounts already, or another process just created the first."""
     with transaction(session):
         has_accounts = session.scalar(select(exists().select_from(Account)))
-    return None if has_accounts else create_key(session, account_name)
+    if has_accounts:
+        return None
+    try:
+        return create_key(session, account_name)
+    except IntegrityError:  # another process (a gunicorn worker) made it first
+        return None

@@ -156,6 +156,13 @@ def poll_once(
         .order_by(Item.last_polled.is_not(None), Item.last_polled, Item.id)
         .limit(partial_budget)
     ).all()
+    if rotation:  # to the back of the rotation now, so that one that keeps failing starves none
+        with transaction(session):
+            session.execute(
+                update(Item)
+                .where(Item.id.in_([item_id for item_id, _ in rotation]))
+                .values(last_polled=utcnow())
+            )
     for item_id, hit_id in rotation:
         assert hit_id is not None  # published items have a HIT
         with _isolated(session, report, f"HIT {hit_id}"):

@@ -8,10 +8,12 @@ HIT's id, and we record that HIT instead of making another.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 
 from sqlalchemy import bindparam, select, update
 
@@ -32,6 +34,7 @@ from mturk.fees import hit_cost
 from mturk.gateway import CreatedHit, HitTypeSpec, MTurkError, MTurkGateway
 from mturk.questions import MAX_QUESTION_BYTES, html_question
 
+log = logging.getLogger(__name__)
 CLOSED_STATUSES = {"paused", "canceled"}
 # MTurk remembers a UniqueRequestToken for 24 hours; past this, a token proves nothing.
 TOKEN_MEMORY = timedelta(hours=23)
@@ -131,10 +134,11 @@ def _assign_tokens(session: DbSession, item_ids: list[int]) -> dict[int, tuple[s
     return {item_id: (token, issued or utcnow()) for item_id, token, issued in rows if token}
 
 
-def annotation(item_id: int) -> str:
-    """How a HIT names its item on MTurk (RequesterAnnotation): found by it when a token
-    cannot find it any more."""
-    return f"hitblocks:item:{item_id}"
+def annotation(item_id: int, token: str) -> str:
+    """How a HIT names its item on MTurk (RequesterAnnotation), found by it when the token
+    cannot find it any more. The token makes it this database's own: another installation
+    (or a restored backup) on the same requester account has other tokens."""
+    return f"hitblocks:item:{item_id}:{token}"
 
 
 def _recover_old_attempts(
@@ -143,13 +147,15 @@ def _recover_old_attempts(
     """HITs made under tokens MTurk no longer remembers (given out more than a day ago, and the
     item still not recorded as published): found by their RequesterAnnotation instead, so
     that a retry after a long outage still makes no second HIT."""
-    stale = {item_id for item_id, (_, issued) in tokens.items() if issued < utcnow() - TOKEN_MEMORY}
+    stale = {
+        item_id: annotation(item_id, token)
+        for item_id, (token, issued) in tokens.items()
+        if issued < utcnow() - TOKEN_MEMORY
+    }
     if not stale:
         return {}
-    found = gateway.hits_by_annotation({annotation(item_id) for item_id in stale})
-    return {
-        item_id: found[annotation(item_id)] for item_id in stale if annotation(item_id) in found
-    }
+    found = gateway.hits_by_annotation(set(stale.values()))
+    return {item_id: found[name] for item_id, name in stale.items() if name in found}
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,7 @@ class HitRequest:
             question=self.question,
             max_assignments=self.max_assignments,
             lifetime=self.lifetime,
-            annotation=annotation(self.item_id),
+            annotation=annotation(self.item_id, self.token),
             token=self.token,
         )
 
@@ -191,9 +197,14 @@ class _Recorder:
     """Records HITs as MTurk answers: items published (each once: a concurrent recorder of
     the same item changes nothing), their ``item.published`` events, the hitblock in
     progress, each batch in a transaction of its own. The webhook endpoints are looked up
-    once per publish, not once per batch."""
+    once per publish, not once per batch.
+
+    An item deleted while its create was in flight keeps its HIT's id (so the poller collects
+    whatever work reaches it) and the HIT is expired: no live HIT is left that no row names.
+    """
 
     session: DbSession
+    gateway: MTurkGateway
     hitblock_id: int
     account_id: int
     endpoints: list[Destination] | None = None
@@ -212,22 +223,40 @@ class _Recorder:
                     .values(hit_id=hit_id, status="published", published=now)
                 ).rowcount  # type: ignore[attr-defined]
             ]
-            if not changed:
-                return
-            if self.endpoints is None:
-                self.endpoints = subscribed_endpoints(session, self.account_id, "item.published")
-            snapshots = events.item_snapshots(session, changed)
-            events.emit_many(
-                session, self.account_id, "item.published", snapshots, endpoints=self.endpoints
+            deleted = [
+                hit_id
+                for item_id, hit_id in published.items()
+                if item_id not in changed
+                and session.execute(
+                    update(Item)
+                    .where(Item.id == item_id, Item.status == "deleted", Item.hit_id.is_(None))
+                    .values(hit_id=hit_id, published=now)
+                ).rowcount  # type: ignore[attr-defined]
+            ]
+            if changed:
+                self._published(changed)
+        for hit_id in deleted:
+            try:
+                self.gateway.expire_hit(hit_id)
+            except MTurkError as error:  # the poller still collects what reaches it
+                log.warning("HIT %s of a deleted item could not be expired: %s", hit_id, error)
+
+    def _published(self, changed: list[int]) -> None:
+        """Events of the items just published, and the hitblock in progress."""
+        session = self.session
+        if self.endpoints is None:
+            self.endpoints = subscribed_endpoints(session, self.account_id, "item.published")
+        snapshots = events.item_snapshots(session, changed)
+        events.emit_many(
+            session, self.account_id, "item.published", snapshots, endpoints=self.endpoints
+        )
+        session.execute(
+            update(Hitblock)
+            .where(
+                Hitblock.id == self.hitblock_id, Hitblock.status.in_(("unlaunched", "completed"))
             )
-            session.execute(
-                update(Hitblock)
-                .where(
-                    Hitblock.id == self.hitblock_id,
-                    Hitblock.status.in_(("unlaunched", "completed")),
-                )
-                .values(status="in_progress")
-            )
+            .values(status="in_progress")
+        )
 
 
 def post_item(
@@ -246,7 +275,7 @@ def post_item(
             request = HitRequest.of(hitblock, item_id, tokens[item_id][0], question)
         recovered = _recover_old_attempts(gateway, tokens)
         hit_id = recovered.get(item_id) or request.send(gateway).hit_id
-        _Recorder(session, hitblock.id, account_id)({item_id: hit_id})
+        _Recorder(session, gateway, hitblock.id, account_id)({item_id: hit_id})
         item = find_item(session, account_id, item_id)
     return _published_hit(gateway, item)
 
@@ -288,25 +317,35 @@ def post_hitblock(
             ]
         recovered = _recover_old_attempts(gateway, tokens)
         requests = [request for request in requests if request.item_id not in recovered]
-    record = _Recorder(session, hitblock_id, account_id)
+    record = _Recorder(session, gateway, hitblock_id, account_id)
     record(recovered)
     published = dict(recovered)
     failed: list[PublishFailure] = []
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        in_flight: dict[Future[CreatedHit], int] = {
-            pool.submit(request.send, gateway): request.item_id for request in requests
-        }
-        while in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            answered: dict[int, str] = {}
-            for future in done:
-                item_id = in_flight.pop(future)
-                try:
-                    answered[item_id] = future.result().hit_id
-                except MTurkError as error:
-                    failed.append(PublishFailure(item_id, error))
-            record(answered)
-            published.update(answered)
+    workers = max(1, concurrency)
+    queue = iter(requests)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # A window of calls, not all of them at once: if recording fails, the calls not yet
+        # made are never made, and waiting costs the window's size, not the hitblock's.
+        in_flight: dict[Future[CreatedHit], int] = {}
+        try:
+            while True:
+                for request in islice(queue, 2 * workers - len(in_flight)):
+                    in_flight[pool.submit(request.send, gateway)] = request.item_id
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                answered: dict[int, str] = {}
+                for future in done:
+                    item_id = in_flight.pop(future)
+                    try:
+                        answered[item_id] = future.result().hit_id
+                    except MTurkError as error:
+                        failed.append(PublishFailure(item_id, error))
+                record(answered)
+                published.update(answered)
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # the calls under way finish; no new one starts
+            raise
     failed.sort(key=lambda failure: failure.item)
     if requests and not published:
         raise NothingPublished(failed)

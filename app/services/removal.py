@@ -3,10 +3,7 @@ deleted on MTurk when MTurk allows it."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
-
 from app.domain import Deleted
-from app.models import Item
 from app.services import DbSession, transaction
 from app.services.items import find_item
 from app.services.polling import collect, mark_done
@@ -23,12 +20,14 @@ def delete_item(
     is deleted on MTurk when MTurk allows it (not while work awaits review or is in progress:
     the poller collects that later). A pending item that was given a request token may have
     a HIT that a crashed publish never recorded: it is looked up by its RequesterAnnotation
-    and treated the same way. If MTurk cannot be reached, nothing changes.
+    and treated the same way, and recorded on the item only with the deletion. If MTurk
+    cannot be reached, the item stays as it was.
     """
     item = find_item(session, account_id, item_id, with_responses=False)
     hit_id = item.hit_id
     if hit_id is None and item.unique_request_token is not None:
-        hit_id = _adopt_unrecorded_hit(session, gateway, item_id)
+        name = annotation(item_id, item.unique_request_token)
+        hit_id = gateway.hits_by_annotation({name}).get(name)
     disposed = False
     if hit_id is not None:
         gateway.expire_hit(hit_id)
@@ -37,18 +36,8 @@ def delete_item(
     with transaction(session):
         item = find_item(session, account_id, item_id, with_responses=False)
         item.status = "deleted"
+        if item.hit_id is None:
+            item.hit_id = hit_id  # the poller collects what still reaches an undisposed HIT
     if disposed:
         mark_done(session, item_id)
     return Deleted(item_id)
-
-
-def _adopt_unrecorded_hit(session: DbSession, gateway: MTurkGateway, item_id: int) -> str | None:
-    """The HIT a publish made for this item but never recorded (it died between MTurk's
-    answer and its commit), recorded on the item now so the poller keeps collecting it."""
-    found = gateway.hits_by_annotation({annotation(item_id)}).get(annotation(item_id))
-    if found is not None:
-        with transaction(session):
-            session.execute(
-                update(Item).where(Item.id == item_id, Item.hit_id.is_(None)).values(hit_id=found)
-            )
-    return found

@@ -26,8 +26,8 @@ from app.pagination import Page, paginate
 from app.services import DbSession, events, transaction
 from app.services.hitblocks import find_hitblock
 from app.services.items import find_item
-from app.templates import multi_valued_fields
-from mturk.answers import parse_answer
+from app.templates import HITBLOCK_TYPES, item_multi_valued_fields
+from mturk.answers import parse_answer, storable
 from mturk.fees import commission
 from mturk.gateway import (
     INVALID_ASSIGNMENT_STATE,
@@ -85,9 +85,12 @@ def store_assignments(
         return 0
     now = utcnow()
     cost = approval_cost(hitblock)
+    multi_valued = item_multi_valued_fields(
+        HITBLOCK_TYPES[hitblock.type], hitblock.template, item.params
+    )
     rows = []
     for assignment in assignments:
-        parsed = parse_answer(assignment.answer, multi_valued_fields(hitblock.template))
+        parsed = parse_answer(assignment.answer, multi_valued)
         status = MTURK_STATUS.get(assignment.status, "submitted")
         rows.append(
             {
@@ -96,7 +99,7 @@ def store_assignments(
                 "worker_id": assignment.worker_id,
                 "status": status,
                 "data": parsed.data,
-                "answer_xml": assignment.answer.replace("\x00", ""),  # PostgreSQL text holds no NUL
+                "answer_xml": storable(assignment.answer)[0],  # as PostgreSQL text can hold it
                 "answer_error": parsed.error,
                 "accepted": assignment.accepted,
                 "submitted": assignment.submitted or now,

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from mturk.gateway import CreatedHit, HitTypeSpec, MTurkError
+from mturk.gateway import AssignmentInfo, CreatedHit, HitTypeSpec, MTurkError
 
 
 class FakeGateway:
-    """Creates HITs in memory; ``fail_creates`` makes CreateHIT raise that error instead."""
+    """Creates HITs in memory; ``fail_creates`` makes CreateHIT raise that error instead, and
+    ``during_create`` runs while a create is under way (before MTurk has the HIT)."""
 
     def __init__(self, balance: Decimal = Decimal("1000.00")) -> None:
         self.balance = balance
         self.hits: dict[str, dict[str, Any]] = {}  # HIT id -> what it was created with
         self.fail_creates: MTurkError | None = None
         self.calls: list[str] = []
+        self.expired: set[str] = set()
+        self.during_create: Callable[[], None] | None = None
         self._ids = (f"HIT{n:017d}" for n in itertools.count(1))
 
     def preview_url(self, hit_id: str, group_id: str) -> str:
@@ -34,9 +38,23 @@ class FakeGateway:
         self.calls.append("CreateHITWithHITType")
         if self.fail_creates is not None:
             raise self.fail_creates
+        if self.during_create is not None:
+            self.during_create()
         hit_id = next(self._ids)
         self.hits[hit_id] = params
         return CreatedHit(hit_id, recovered=False)
+
+    def expire_hit(self, hit_id: str) -> None:
+        self.calls.append("UpdateExpirationForHIT")
+        self.expired.add(hit_id)
+
+    def delete_hit(self, hit_id: str) -> bool:
+        self.calls.append("DeleteHIT")
+        return False
+
+    def assignments(self, hit_id: str, statuses: list[str]) -> list[AssignmentInfo]:
+        self.calls.append("ListAssignmentsForHIT")
+        return []
 
     def hits_by_annotation(self, annotations: set[str]) -> dict[str, str]:
         self.calls.append("ListHITs")

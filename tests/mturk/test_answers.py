@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from mturk.answers import MAX_ANSWER_BYTES, NUL_REMOVED, parse_answer
+from mturk.answers import MAX_ANSWER_BYTES, NUL_REMOVED, SURROGATES_REPLACED, parse_answer
 from mturk.questions import ANSWERS_NS, answers_xml
 
 
@@ -132,3 +132,12 @@ def test_nul_flag_keeps_the_other_error():
 def test_clean_answers_carry_no_error():
     assert parse_answer(crowd({"a": "b"})).error is None
     assert parse_answer(answers_xml([("a", "b")])).error is None
+
+
+def test_lone_surrogates_in_crowd_form_json_are_replaced_and_flagged():
+    """json turns ``\\ud800`` into a lone surrogate, which PostgreSQL refuses."""
+    xml = crowd({"note": "12\ud800", "k\udfff": ["x\ud800"], "nul": "a\u0000b"})
+    parsed = parse_answer(xml)
+    assert parsed.data == {"note": "12\ufffd", "k\ufffd": ["x\ufffd"], "nul": "ab"}
+    assert parsed.error == f"{NUL_REMOVED}; {SURROGATES_REPLACED}"
+    json.dumps(parsed.data, ensure_ascii=False).encode()  # storable: encodes as UTF-8
