@@ -16,7 +16,7 @@ from app import create_app, jobs, serving
 from app.bootstrap import SchemaNotCurrent, ensure_schema, prepare
 from app.extensions import db
 from app.services import accounts
-from mturk.local import create_local_app, local_store
+from mturk.service import create_service_app, local_store
 
 main = FlaskGroup(
     name="hitblocks",
@@ -104,7 +104,7 @@ def _listen(host: str, port: int, remedy: str) -> socket.socket:
 
 
 def _local_app(app: Flask) -> Flask:
-    return create_local_app(
+    return create_service_app(
         app.config["MTURK_LOCAL_DATABASE_URL"], Decimal(str(app.config["MTURK_LOCAL_BALANCE"]))
     )
 

@@ -27,7 +27,7 @@ from app.extensions import db  # noqa: E402
 from app.gateway import mturk_gateway  # noqa: E402
 from app.services.accounts import create_key  # noqa: E402
 from app.services.polling import poll_once  # noqa: E402
-from mturk.local import create_local_app, serve_in_thread  # noqa: E402
+from mturk.service import create_service_app, serve_in_thread  # noqa: E402
 from tests.worker_site import Worker  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = tempfile.mkdtemp()
-    local = create_local_app(f"sqlite:///{folder}/mturk.sqlite3", sweep_interval=0)
+    local = create_service_app(f"sqlite:///{folder}/mturk.sqlite3", sweep_interval=0)
     server = serve_in_thread(local, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{server.server_port}"
     app = create_app({"DATABASE_URL": f"sqlite:///{folder}/api.sqlite3", "MTURK_ENDPOINT": url})

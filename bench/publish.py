@@ -30,7 +30,7 @@ from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.gateway import mturk_gateway  # noqa: E402
 from app.services.accounts import create_key  # noqa: E402
-from mturk.local import serve_in_thread  # noqa: E402
+from mturk.service import serve_in_thread  # noqa: E402
 
 
 def call(base: str, key: str, path: str, body: object) -> dict:
@@ -112,9 +112,9 @@ def main() -> None:
 def serve_local(database_url: str, port: int, latency: float) -> None:
     from werkzeug.serving import run_simple
 
-    from mturk.local import KeepAliveHandler, create_local_app
+    from mturk.service import KeepAliveHandler, create_service_app
 
-    app = create_local_app(database_url, latency=latency)
+    app = create_service_app(database_url, latency=latency)
     run_simple("127.0.0.1", port, app, threaded=True, request_handler=KeepAliveHandler)
 
 

@@ -21,8 +21,8 @@ from app import create_app
 from app.extensions import db
 from app.services.accounts import create_key
 from mturk.client import make_client, resolve_endpoint
-from mturk.local import create_local_app, faults, serve_in_thread
-from mturk.local.protocol import Faults
+from mturk.service import create_service_app, faults, serve_in_thread
+from mturk.service.wire import Faults
 
 POSTGRES_URL = os.environ.get(
     "HITBLOCKS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -161,7 +161,9 @@ class LocalMTurk:
 @pytest.fixture
 def mturk_local(tmp_path: Path) -> Iterator[LocalMTurk]:
     # Sweep on every request, so that tests see deadlines and auto-approvals at once.
-    local_app = create_local_app(f"sqlite:///{tmp_path / 'mturk-local.sqlite3'}", sweep_interval=0)
+    local_app = create_service_app(
+        f"sqlite:///{tmp_path / 'mturk-local.sqlite3'}", sweep_interval=0
+    )
     server = serve_in_thread(local_app, "127.0.0.1", 0, poll_interval=0.05)
     url = f"http://127.0.0.1:{server.server_port}"
     client = make_client(resolve_endpoint(url, url), max_attempts=3)

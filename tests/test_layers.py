@@ -57,3 +57,13 @@ def test_imports_sit_at_the_top_of_their_module():
         if not at_top
     ]
     assert offending == []
+
+
+def test_only_the_command_that_starts_it_imports_the_mturk_service():
+    importers = {
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "app").rglob("*.py"))
+        for module, _, _ in imports(path)
+        if module.startswith("mturk.service")
+    }
+    assert importers == {"app/cli.py"}

@@ -292,7 +292,7 @@ def test_a_retry_after_mturk_forgot_the_token_still_makes_no_second_hit(
     from sqlalchemy import update
 
     from app.models import utcnow
-    from mturk.local.store import HIT
+    from mturk.service.store import HIT
 
     item = add_item(client, auth, hitblock)
     url = app.config["SQLALCHEMY_DATABASE_URI"]

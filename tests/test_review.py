@@ -310,8 +310,8 @@ def test_a_bonus_left_pending_by_an_outage_is_paid_once_by_the_poller(
 def test_hostile_and_malformed_answers_are_kept_raw_and_flagged(
     app, client, auth, make_hitblock, publishing
 ):
-    from mturk.local.requester import refresh_status
-    from mturk.local.store import HIT, Assignment
+    from mturk.service.lifecycle import refresh_status
+    from mturk.service.store import HIT, Assignment
 
     _, items = setup_items(client, auth, make_hitblock, count=3)
     bomb = (

@@ -20,7 +20,9 @@ from botocore.model import Shape
 from botocore.validate import ParamValidator
 from flask import Blueprint, Response, current_app, request
 
-from mturk.local.requester import OPERATIONS, TurkError, sweep_if_due
+from mturk.service.errors import TurkError
+from mturk.service.lifecycle import sweep_if_due
+from mturk.service.operations import OPERATIONS
 
 TARGET_PREFIX = "MTurkRequesterServiceV20170117."
 CONTENT_TYPE = "application/x-amz-json-1.1"

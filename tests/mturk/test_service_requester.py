@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
-from mturk.local import create_local_app, serve_in_thread
 from mturk.questions import html_question
+from mturk.service import create_service_app, serve_in_thread
 from tests.worker_site import Worker, complete
 
 FORM = (
@@ -277,7 +277,7 @@ def test_bonus_once_per_token_and_listed(mturk_local):
 
 
 def test_not_enough_funds_refuses_and_charges_nothing(tmp_path):
-    local_app = create_local_app(f"sqlite:///{tmp_path / 'poor.sqlite3'}", Decimal("0.10"))
+    local_app = create_service_app(f"sqlite:///{tmp_path / 'poor.sqlite3'}", Decimal("0.10"))
     server = serve_in_thread(local_app, "127.0.0.1", 0, poll_interval=0.05)
     try:
         from mturk.client import make_client, resolve_endpoint
@@ -445,7 +445,7 @@ def test_state_survives_a_restart(tmp_path):
     url_db = f"sqlite:///{tmp_path / 'persist.sqlite3'}"
     ids = []
     for _ in range(2):
-        local_app = create_local_app(url_db)
+        local_app = create_service_app(url_db)
         server = serve_in_thread(local_app, "127.0.0.1", 0, poll_interval=0.05)
         url = f"http://127.0.0.1:{server.server_port}"
         client = make_client(resolve_endpoint(url, url))

@@ -14,47 +14,36 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mturk.fees import commission, format_amount
-from mturk.local.store import (
+from mturk.fees import commission
+from mturk.questions import InvalidQuestion, parse_question
+from mturk.service.errors import TurkError
+from mturk.service.lifecycle import (
+    DONE_STATUSES,
+    amount,
+    approve,
+    assignment_counts,
+    cents,
+    charge,
+    refresh_status,
+)
+from mturk.service.store import (
     HIT,
     Account,
     Assignment,
     Bonus,
     HITType,
-    Store,
     WorkerBlock,
     WorkerMessage,
     new_id,
 )
-from mturk.local.store import now as clock
-from mturk.questions import InvalidQuestion, parse_question
+from mturk.service.store import now as clock
 
 TOKEN_WINDOW = 24 * 3600
 VISIBLE_ASSIGNMENT_STATUSES = ("Submitted", "Approved", "Rejected")
-DONE_STATUSES = ("Submitted", "Approved", "Rejected")
-
-
-class TurkError(Exception):
-    def __init__(
-        self, message: str, code: str, kind: str = "RequestError", status: int = 400
-    ) -> None:
-        super().__init__(message)
-        self.message = f"{message} ({int(clock() * 1000)})"
-        self.code = code
-        self.kind = kind
-        self.status = status
-
-
-def _cents(amount: str) -> int:
-    return int(Decimal(amount) * 100)
-
-
-def _amount(cents: int) -> str:
-    return format_amount(Decimal(cents) / 100)
 
 
 # ---- lookups ------------------------------------------------------------------------
@@ -91,101 +80,7 @@ def _assignment(session: Session, assignment_id: str) -> Assignment:
     return assignment
 
 
-def _charge(session: Session, cents: int) -> None:
-    """Draw the balance down, refusing (and changing nothing) when it would go negative."""
-    result = session.execute(
-        update(Account)
-        .where(Account.id == 1, Account.balance_cents >= cents)
-        .values(balance_cents=Account.balance_cents - cents)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise TurkError(
-            "You do not have enough funds for this operation.",
-            "AWS.MechanicalTurk.InsufficientFunds",
-        )
-
-
 # ---- state ----------------------------------------------------------------------------
-
-
-def _counts(session: Session, hit_ids: list[str]) -> dict[str, dict[str, int]]:
-    """Assignments per HIT and status, for a page of HITs in one query."""
-    counts: dict[str, dict[str, int]] = {hit_id: {} for hit_id in hit_ids}
-    rows = session.execute(
-        select(Assignment.hit_id, Assignment.status, func.count())
-        .where(Assignment.hit_id.in_(hit_ids))
-        .group_by(Assignment.hit_id, Assignment.status)
-    )
-    for hit_id, status, count in rows:
-        counts[hit_id][status] = count
-    return counts
-
-
-def refresh_status(session: Session, hit: HIT, at: float | None = None) -> None:
-    """Recompute a HIT's status from its assignments and expiry, as MTurk defines them."""
-    if hit.status == "Disposed":
-        return
-    at = clock() if at is None else at
-    counts = _counts(session, [hit.id])[hit.id]
-    in_progress = counts.get("Accepted", 0)
-    done = sum(counts.get(status, 0) for status in DONE_STATUSES)
-    expired = hit.expiration <= at
-    if done >= hit.max_assignments or (expired and in_progress == 0):
-        hit.status = "Reviewing" if hit.review_status == "MarkedForReview" else "Reviewable"
-    elif expired or done + in_progress >= hit.max_assignments:
-        hit.status = "Unassignable"
-    else:
-        hit.status = "Assignable"
-
-
-def sweep_if_due(store: Store, session: Session) -> None:
-    """Sweep at most once per ``store.sweep_interval``, so that a burst of calls does not pay
-    for the same scan each time."""
-    at = clock()
-    if at - store.last_sweep >= store.sweep_interval:
-        sweep(session)
-        store.last_sweep = at
-
-
-def sweep(session: Session) -> None:
-    """Apply what time did since the last request: abandon assignments past their deadline,
-    auto-approve (and pay) submissions past AutoApprovalTime, and expire HITs."""
-    at = clock()
-    touched: set[str] = set()
-    for assignment in session.scalars(
-        select(Assignment).where(Assignment.status == "Accepted", Assignment.deadline <= at)
-    ):
-        assignment.status = "Abandoned"
-        touched.add(assignment.hit_id)
-    due = session.scalars(
-        select(Assignment).where(
-            Assignment.status == "Submitted", Assignment.auto_approval_time <= at
-        )
-    ).all()
-    for assignment in due:
-        try:
-            with session.begin_nested():
-                _approve(session, assignment, None, assignment.auto_approval_time or at)
-        except TurkError:
-            pass  # not enough funds: it stays Submitted, as a failed approval would
-    for hit in session.scalars(
-        select(HIT).where(HIT.status.in_(("Assignable", "Unassignable")), HIT.expiration <= at)
-    ):
-        touched.add(hit.id)
-    for hit_id in touched:
-        refresh_status(session, _hit(session, hit_id), at)
-
-
-def _approve(session: Session, assignment: Assignment, feedback: str | None, at: float) -> None:
-    hit = _hit(session, assignment.hit_id)
-    hit_type = _hit_type(session, hit.hit_type_id)
-    reward = Decimal(hit_type.reward_cents) / 100
-    _charge(session, hit_type.reward_cents + _cents(str(commission(reward, hit.max_assignments))))
-    assignment.status = "Approved"
-    assignment.approval_time = at
-    assignment.rejection_time = None
-    if feedback is not None:
-        assignment.requester_feedback = feedback
 
 
 # ---- output shapes --------------------------------------------------------------------
@@ -205,7 +100,7 @@ def hit_dict(hit: HIT, hit_type: HITType, counts: dict[str, int]) -> dict[str, A
         "Keywords": hit_type.keywords,
         "HITStatus": hit.status,
         "MaxAssignments": hit.max_assignments,
-        "Reward": _amount(hit_type.reward_cents),
+        "Reward": amount(hit_type.reward_cents),
         "AutoApprovalDelayInSeconds": hit_type.auto_approval_delay,
         "Expiration": hit.expiration,
         "AssignmentDurationInSeconds": hit_type.assignment_duration,
@@ -223,7 +118,7 @@ def hit_dict(hit: HIT, hit_type: HITType, counts: dict[str, int]) -> dict[str, A
 
 
 def _hits_out(session: Session, hits: list[HIT]) -> list[dict[str, Any]]:
-    counts = _counts(session, [hit.id for hit in hits])
+    counts = assignment_counts(session, [hit.id for hit in hits])
     types = {
         t.id: t
         for t in session.scalars(
@@ -289,7 +184,7 @@ def _fingerprint(params: dict[str, Any]) -> str:
         "QualificationRequirements",
     )
     values = {key: params.get(key) for key in keys}
-    values["Reward"] = _cents(params["Reward"])
+    values["Reward"] = cents(params["Reward"])
     values["AutoApprovalDelayInSeconds"] = params.get("AutoApprovalDelayInSeconds", 2_592_000)
     values["Keywords"] = params.get("Keywords", "")
     values["QualificationRequirements"] = params.get("QualificationRequirements", [])
@@ -307,7 +202,7 @@ def create_hit_type(session: Session, params: dict[str, Any]) -> dict[str, Any]:
         title=params["Title"],
         description=params["Description"],
         keywords=params.get("Keywords", ""),
-        reward_cents=_cents(params["Reward"]),
+        reward_cents=cents(params["Reward"]),
         assignment_duration=params["AssignmentDurationInSeconds"],
         auto_approval_delay=params.get("AutoApprovalDelayInSeconds", 2_592_000),
         qualification_requirements=params.get("QualificationRequirements", []),
@@ -419,7 +314,7 @@ def approve_assignment(session: Session, params: dict[str, Any]) -> dict[str, An
             f"This operation can be called with a status of: {', '.join(sorted(allowed))}",
             "AWS.MechanicalTurk.InvalidAssignmentState",
         )
-    _approve(session, assignment, params.get("RequesterFeedback"), clock())
+    approve(session, assignment, params.get("RequesterFeedback"), clock())
     refresh_status(session, _hit(session, assignment.hit_id))
     return {}
 
@@ -457,12 +352,12 @@ def send_bonus(session: Session, params: dict[str, Any]) -> dict[str, Any]:
     amount = Decimal(params["BonusAmount"])
     if amount <= 0:
         raise TurkError("BonusAmount must be greater than 0.", "AWS.ParameterOutOfRange")
-    _charge(session, _cents(params["BonusAmount"]) + _cents(str(commission(amount))))
+    charge(session, cents(params["BonusAmount"]) + cents(str(commission(amount))))
     session.add(
         Bonus(
             worker_id=params["WorkerId"],
             assignment_id=assignment.id,
-            amount_cents=_cents(params["BonusAmount"]),
+            amount_cents=cents(params["BonusAmount"]),
             reason=params["Reason"],
             unique_request_token=token,
         )
@@ -483,7 +378,7 @@ def list_bonus_payments(session: Session, params: dict[str, Any]) -> dict[str, A
     payments = [
         {
             "WorkerId": bonus.worker_id,
-            "BonusAmount": _amount(bonus.amount_cents),
+            "BonusAmount": amount(bonus.amount_cents),
             "AssignmentId": bonus.assignment_id,
             "Reason": bonus.reason,
             "GrantTime": bonus.grant_time,
@@ -507,7 +402,7 @@ def delete_hit(session: Session, params: dict[str, Any]) -> dict[str, Any]:
     hit = _hit(session, params["HITId"])
     if hit.status == "Disposed":
         return {}
-    counts = _counts(session, [hit.id])[hit.id]
+    counts = assignment_counts(session, [hit.id])[hit.id]
     if hit.status not in {"Reviewable", "Reviewing"} or counts.get("Submitted", 0):
         raise TurkError(
             "This HIT is currently in the state "
@@ -560,7 +455,7 @@ def create_additional_assignments_for_hit(
 def get_account_balance(session: Session, params: dict[str, Any]) -> dict[str, Any]:
     account = session.get(Account, 1)
     assert account is not None
-    return {"AvailableBalance": _amount(account.balance_cents), "OnHoldBalance": "0.00"}
+    return {"AvailableBalance": amount(account.balance_cents), "OnHoldBalance": "0.00"}
 
 
 def create_worker_block(session: Session, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,13 @@
-"""The local MTurk-compatible service: the Requester API on ``POST /`` and a worker site.
+"""The MTurk-compatible service: the marketplace where HITs are worked since AWS's closed.
 
-It speaks the same 2017-01-17 JSON protocol as AWS's endpoint, so boto3 reaches it with
-``endpoint_url`` and nothing else in Hitblocks knows the difference.
+It speaks the same Requester API 2017-01-17 JSON protocol as AWS's endpoint, so boto3 reaches
+it with ``endpoint_url`` and nothing else in Hitblocks knows the difference. Where things are:
+
+- ``wire``: the protocol on ``POST /`` (AWS JSON 1.1, validated against botocore's model);
+- ``operations``: the requester API, operation by operation; ``errors``: how it refuses;
+- ``lifecycle``: what time does to HITs and assignments, their statuses, the money;
+- ``worker_site``: the site where workers find, accept and submit work;
+- ``store``: its tables and transactions.
 """
 
 from __future__ import annotations
@@ -13,13 +19,13 @@ from typing import Any
 from flask import Flask, redirect
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from mturk.local.protocol import Faults
-from mturk.local.protocol import blueprint as requester_blueprint
-from mturk.local.store import Store
-from mturk.local.worker import blueprint as worker_blueprint
+from mturk.service.store import Store
+from mturk.service.wire import Faults
+from mturk.service.wire import blueprint as requester_blueprint
+from mturk.service.worker_site import blueprint as worker_blueprint
 
 
-def create_local_app(
+def create_service_app(
     database_url: str,
     starting_balance: Decimal = Decimal("10000.00"),
     latency: float = 0.0,

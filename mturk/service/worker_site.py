@@ -27,9 +27,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from mturk.local.requester import DONE_STATUSES, refresh_status, sweep_if_due
-from mturk.local.store import HIT, Assignment, HITType, WorkerBlock, WorkerMessage, now
 from mturk.questions import answers_xml, parse_question
+from mturk.service.lifecycle import DONE_STATUSES, refresh_status, sweep_if_due
+from mturk.service.store import HIT, Assignment, HITType, WorkerBlock, WorkerMessage, now
 
 WORKER_ID = re.compile(r"^A[A-Z0-9]{1,63}$")
 NOT_ACCEPTED = "ASSIGNMENT_ID_NOT_AVAILABLE"

@@ -1,0 +1,118 @@
+"""The life of HITs and assignments: what time does to them (deadlines, auto-approval,
+expiry), the HIT statuses MTurk derives from its assignments, and the money approvals move."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from mturk.fees import commission, format_amount
+from mturk.service.errors import TurkError
+from mturk.service.store import HIT, Account, Assignment, HITType, Store
+from mturk.service.store import now as clock
+
+DONE_STATUSES = ("Submitted", "Approved", "Rejected")
+
+
+def cents(amount: str) -> int:
+    return int(Decimal(amount) * 100)
+
+
+def amount(cents: int) -> str:
+    return format_amount(Decimal(cents) / 100)
+
+
+def charge(session: Session, cents: int) -> None:
+    """Draw the balance down, refusing (and changing nothing) when it would go negative."""
+    result = session.execute(
+        update(Account)
+        .where(Account.id == 1, Account.balance_cents >= cents)
+        .values(balance_cents=Account.balance_cents - cents)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise TurkError(
+            "You do not have enough funds for this operation.",
+            "AWS.MechanicalTurk.InsufficientFunds",
+        )
+
+
+def assignment_counts(session: Session, hit_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Assignments per HIT and status, for a page of HITs in one query."""
+    counts: dict[str, dict[str, int]] = {hit_id: {} for hit_id in hit_ids}
+    rows = session.execute(
+        select(Assignment.hit_id, Assignment.status, func.count())
+        .where(Assignment.hit_id.in_(hit_ids))
+        .group_by(Assignment.hit_id, Assignment.status)
+    )
+    for hit_id, status, count in rows:
+        counts[hit_id][status] = count
+    return counts
+
+
+def refresh_status(session: Session, hit: HIT, at: float | None = None) -> None:
+    """Recompute a HIT's status from its assignments and expiry, as MTurk defines them."""
+    if hit.status == "Disposed":
+        return
+    at = clock() if at is None else at
+    counts = assignment_counts(session, [hit.id])[hit.id]
+    in_progress = counts.get("Accepted", 0)
+    done = sum(counts.get(status, 0) for status in DONE_STATUSES)
+    expired = hit.expiration <= at
+    if done >= hit.max_assignments or (expired and in_progress == 0):
+        hit.status = "Reviewing" if hit.review_status == "MarkedForReview" else "Reviewable"
+    elif expired or done + in_progress >= hit.max_assignments:
+        hit.status = "Unassignable"
+    else:
+        hit.status = "Assignable"
+
+
+def sweep_if_due(store: Store, session: Session) -> None:
+    """Sweep at most once per ``store.sweep_interval``, so that a burst of calls does not pay
+    for the same scan each time."""
+    at = clock()
+    if at - store.last_sweep >= store.sweep_interval:
+        sweep(session)
+        store.last_sweep = at
+
+
+def sweep(session: Session) -> None:
+    """Apply what time did since the last request: abandon assignments past their deadline,
+    auto-approve (and pay) submissions past AutoApprovalTime, and expire HITs."""
+    at = clock()
+    touched: set[str] = set()
+    for assignment in session.scalars(
+        select(Assignment).where(Assignment.status == "Accepted", Assignment.deadline <= at)
+    ):
+        assignment.status = "Abandoned"
+        touched.add(assignment.hit_id)
+    due = session.scalars(
+        select(Assignment).where(
+            Assignment.status == "Submitted", Assignment.auto_approval_time <= at
+        )
+    ).all()
+    for assignment in due:
+        try:
+            with session.begin_nested():
+                approve(session, assignment, None, assignment.auto_approval_time or at)
+        except TurkError:
+            pass  # not enough funds: it stays Submitted, as a failed approval would
+    for hit in session.scalars(
+        select(HIT).where(HIT.status.in_(("Assignable", "Unassignable")), HIT.expiration <= at)
+    ):
+        touched.add(hit.id)
+    for hit_id in touched:
+        refresh_status(session, session.scalars(select(HIT).where(HIT.id == hit_id)).one(), at)
+
+
+def approve(session: Session, assignment: Assignment, feedback: str | None, at: float) -> None:
+    hit = session.scalars(select(HIT).where(HIT.id == assignment.hit_id)).one()
+    hit_type = session.get_one(HITType, hit.hit_type_id)
+    reward = Decimal(hit_type.reward_cents) / 100
+    charge(session, hit_type.reward_cents + cents(str(commission(reward, hit.max_assignments))))
+    assignment.status = "Approved"
+    assignment.approval_time = at
+    assignment.rejection_time = None
+    if feedback is not None:
+        assignment.requester_feedback = feedback
