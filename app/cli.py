@@ -11,14 +11,51 @@ from decimal import Decimal
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, routes_command, shell_command, with_appcontext
+from flask_migrate import cli as migrate_cli
 
 from app import create_app, jobs, serving
 from app.bootstrap import SchemaNotCurrent, ensure_schema, prepare
 from app.extensions import db
 from app.services import accounts
 from mturk.service import create_service_app, local_store
+from mturk.service import schema as service_schema
+from mturk.service.store import service_engine
 
-main = FlaskGroup(
+
+class HitblocksGroup(FlaskGroup):
+    """Flask's CLI group, with our ``db`` group in place of Flask-Migrate's plugin one."""
+
+    def _load_plugin_commands(self) -> None:
+        super()._load_plugin_commands()
+        self.add_command(db_group)
+
+
+db_group = click.Group(
+    "db",
+    commands={name: cmd for name, cmd in migrate_cli.db.commands.items() if name != "upgrade"},
+    callback=migrate_cli.db.callback,
+    params=migrate_cli.db.params,
+    help=migrate_cli.db.help,
+)
+
+
+@db_group.command("upgrade", params=migrate_cli.upgrade.params)
+@click.pass_context
+def db_upgrade_command(ctx: click.Context, **options: object) -> None:
+    """Upgrade the API's database to a later migration, and the bundled MTurk service's
+    database (when HITBLOCKS_MTURK_ENDPOINT is local) to its newest."""
+    ctx.invoke(migrate_cli.upgrade, **options)
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    if app.config["MTURK_ENDPOINT"] == "local":
+        engine = service_engine(app.config["MTURK_LOCAL_DATABASE_URL"])
+        try:
+            service_schema.upgrade(engine)
+            click.echo(f"MTurk service database: at {service_schema.current(engine)}.")
+        finally:
+            engine.dispose()
+
+
+main = HitblocksGroup(
     name="hitblocks",
     create_app=lambda: create_app(),
     add_default_commands=False,

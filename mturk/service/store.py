@@ -17,10 +17,12 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Engine,
     Float,
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     create_engine,
@@ -43,7 +45,17 @@ def now() -> float:
 
 
 class Base(DeclarativeBase):
-    pass
+    # Named constraints, so that migrations can alter them on SQLite (batch mode) and
+    # PostgreSQL alike.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
 
 
 class Account(Base):
@@ -161,16 +173,22 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def service_engine(url: str) -> Engine:
+    """The service database's engine; on SQLite, with the pragmas and transactions above."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
 class Store:
     """Engine and sessions of the local service; one transaction per request."""
 
     def __init__(self, url: str, starting_balance_cents: int, sweep_interval: float = 1.0) -> None:
         self.sweep_interval = sweep_interval
         self.last_sweep = 0.0
-        self.engine = create_engine(url)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_connect)
-            event.listen(self.engine, "begin", _sqlite_begin)
+        self.engine = service_engine(url)
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         with self.transaction() as session:

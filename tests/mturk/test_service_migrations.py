@@ -1,0 +1,95 @@
+"""The MTurk service's schema comes from its own migrations: they match its models on SQLite
+and PostgreSQL, a database from before migrations is adopted, and drift is caught."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from click.testing import CliRunner
+from sqlalchemy import Column, Integer, create_engine, inspect, text
+
+from app.cli import main
+from mturk.service import schema
+from mturk.service.store import HIT, Base
+
+
+def diff_after_migrating(url: str) -> list:
+    engine = create_engine(url)
+    try:
+        schema.migrate(engine)  # the scripts themselves, from nothing
+        with engine.connect() as connection:
+            assert schema.current_of(connection) == schema.head()
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "version_table": schema.VERSION_TABLE}
+            )
+            diff = compare_metadata(context, Base.metadata)
+        schema.migrate(engine, "base")
+        with engine.connect() as connection:
+            assert set(inspect(connection).get_table_names()) == {schema.VERSION_TABLE}
+        return diff
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_migrations_match_the_models(tmp_path):
+    assert diff_after_migrating(f"sqlite:///{tmp_path / 's.sqlite3'}") == []
+
+
+@pytest.mark.postgres
+def test_postgres_migrations_match_the_models(postgres_schema_url):
+    assert diff_after_migrating(postgres_schema_url) == []
+
+
+def test_a_model_change_without_migration_is_detected(tmp_path):
+    column = Column("surprise", Integer, nullable=True)
+    HIT.__table__.append_column(column)
+    try:
+        diff = diff_after_migrating(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    finally:
+        HIT.__table__._columns.remove(column)
+    assert any(change[0] == "add_column" and change[3].name == "surprise" for change in diff)
+
+
+def test_a_database_from_before_migrations_is_adopted_and_upgraded(tmp_path):
+    """Tables but no version (made by create_all): stamped at the baseline, then upgraded."""
+    engine = create_engine(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    schema.migrate(engine, schema.BASELINE)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE {schema.VERSION_TABLE}"))
+        connection.execute(
+            text(
+                "INSERT INTO hit_types (id, title, description, keywords, reward_cents,"
+                " assignment_duration, auto_approval_delay, qualification_requirements,"
+                " fingerprint, notification_active, created_at)"
+                " VALUES ('T1', 't', 'd', '', 5, 60, 0, '[]', 'f', 0, 0)"
+            )
+        )
+    schema.upgrade(engine)
+    assert schema.current(engine) == schema.head()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id FROM hit_types")).scalar_one() == "T1"
+    engine.dispose()
+
+
+def test_a_fresh_database_gets_the_models_tables_and_the_newest_version(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    schema.upgrade(engine)
+    assert schema.current(engine) == schema.head()
+    with engine.connect() as connection:
+        assert set(Base.metadata.tables) <= set(inspect(connection).get_table_names())
+    engine.dispose()
+
+
+def test_hitblocks_db_upgrade_also_upgrades_the_service_database(tmp_path):
+    service_url = f"sqlite:///{tmp_path / 's.sqlite3'}"
+    env = {
+        "HITBLOCKS_DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}",
+        "HITBLOCKS_MTURK_LOCAL_DATABASE_URL": service_url,
+    }
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"MTurk service database: at {schema.head()}." in result.output
+    engine = create_engine(service_url)
+    assert schema.current(engine) == schema.head()
+    engine.dispose()
