@@ -185,55 +185,42 @@ class MTurkGateway:
             raise
         return CreatedHit(str(response["HIT"]["HITId"]), recovered=False)
 
-    def hits_by_annotation(self, annotations: set[str]) -> dict[str, str]:
-        """HIT ids by RequesterAnnotation, over every HIT of the account (ListHITs, all pages;
-        for recovery only: it costs a call per 100 HITs)."""
-        found: dict[str, str] = {}
-        params: dict[str, Any] = {"MaxResults": 100}
-        while len(found) < len(annotations):
+    def _pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every page of a List operation, 100 items a page, through boto3's paginator (which
+        follows NextToken); errors translated as they come."""
+        paginator = self.client.get_paginator(operation)
+        pages = iter(paginator.paginate(**params, PaginationConfig={"PageSize": 100}))
+        while True:
             with self._translate():
-                page = self.client.list_hits(**params)
+                page = next(pages, None)
+            if page is None:
+                return
+            yield page
+
+    def hits_by_annotation(self, annotations: set[str]) -> dict[str, str]:
+        """HIT ids by RequesterAnnotation, over the account's HITs until all are found
+        (ListHITs; for recovery only: it costs a call per 100 HITs)."""
+        found: dict[str, str] = {}
+        for page in self._pages("list_hits"):
             for hit in page.get("HITs", []):
                 if hit.get("RequesterAnnotation") in annotations:
                     found[hit["RequesterAnnotation"]] = hit["HITId"]
-            if not page.get("NextToken"):
+            if len(found) == len(annotations):
                 break
-            params["NextToken"] = page["NextToken"]
         return found
 
     def reviewable_hits(self, hit_type_id: str) -> Iterator[HitInfo]:
         """HITs of a HIT type whose work is all in (or that expired), page by page."""
-        params: dict[str, Any] = {
-            "HITTypeId": hit_type_id,
-            "Status": "Reviewable",
-            "MaxResults": 100,
-        }
-        while True:
-            with self._translate():
-                page = self.client.list_reviewable_hits(**params)
+        for page in self._pages("list_reviewable_hits", HITTypeId=hit_type_id, Status="Reviewable"):
             for hit in page.get("HITs", []):
                 yield HitInfo(
                     hit["HITId"], hit["HITStatus"], hit["Expiration"], hit["MaxAssignments"]
                 )
-            if not page.get("NextToken"):
-                return
-            params["NextToken"] = page["NextToken"]
 
     def assignments(self, hit_id: str, statuses: list[str]) -> list[AssignmentInfo]:
         """Every assignment of a HIT in these statuses, all pages."""
-        found: list[AssignmentInfo] = []
-        params: dict[str, Any] = {
-            "HITId": hit_id,
-            "AssignmentStatuses": statuses,
-            "MaxResults": 100,
-        }
-        while True:
-            with self._translate():
-                page = self.client.list_assignments_for_hit(**params)
-            found += [_assignment(raw) for raw in page.get("Assignments", [])]
-            if not page.get("NextToken"):
-                return found
-            params["NextToken"] = page["NextToken"]
+        pages = self._pages("list_assignments_for_hit", HITId=hit_id, AssignmentStatuses=statuses)
+        return [_assignment(raw) for page in pages for raw in page.get("Assignments", [])]
 
     def get_assignment(self, assignment_id: str) -> AssignmentInfo:
         with self._translate():

@@ -159,3 +159,36 @@ def test_endpoints():
     assert resolve_endpoint("https://mturk.example/", "").url == "https://mturk.example"
     with pytest.raises(ValueError):
         resolve_endpoint("moon", "")
+
+
+def test_lists_follow_next_token_through_boto3s_paginator(stubbed):
+    gateway, stubber = stubbed
+    assignment = {
+        "AssignmentId": "A1",
+        "WorkerId": "W1",
+        "HITId": "H1",
+        "AssignmentStatus": "Submitted",
+        "Answer": "<x/>",
+    }
+    params = {"HITId": "H1", "AssignmentStatuses": ["Submitted"], "MaxResults": 100}
+    stubber.add_response(
+        "list_assignments_for_hit",
+        {"Assignments": [assignment], "NextToken": "page2", "NumResults": 1},
+        params,
+    )
+    stubber.add_response(
+        "list_assignments_for_hit",
+        {"Assignments": [{**assignment, "AssignmentId": "A2"}], "NumResults": 1},
+        {**params, "NextToken": "page2"},
+    )
+    found = gateway.assignments("H1", ["Submitted"])
+    assert [a.assignment_id for a in found] == ["A1", "A2"]
+
+
+def test_an_error_on_a_later_page_is_translated(stubbed):
+    gateway, stubber = stubbed
+    params = {"HITTypeId": "T1", "Status": "Reviewable", "MaxResults": 100}
+    stubber.add_response("list_reviewable_hits", {"HITs": [], "NextToken": "p2"}, params)
+    stubber.add_client_error("list_reviewable_hits", "ServiceFault", http_status_code=500)
+    with pytest.raises(MTurkUnavailable):
+        list(gateway.reviewable_hits("T1"))
