@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,6 +29,7 @@ from app.gateway import mturk_gateway  # noqa: E402
 from app.services.accounts import create_key  # noqa: E402
 from app.services.polling import poll_once  # noqa: E402
 from mturk.service import create_service_app, serve_in_thread  # noqa: E402
+from mturk.service.requesters import ensure_local_credentials  # noqa: E402
 from tests.worker_site import Worker  # noqa: E402
 
 
@@ -47,9 +49,17 @@ def main() -> None:
 
     folder = tempfile.mkdtemp()
     local = create_service_app(f"sqlite:///{folder}/mturk.sqlite3", sweep_interval=0)
+    keys = f"{folder}/mturk-credentials"  # a requester with money, and its key
+    ensure_local_credentials(f"sqlite:///{folder}/mturk.sqlite3", keys, Decimal("100000"))
     server = serve_in_thread(local, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{server.server_port}"
-    app = create_app({"DATABASE_URL": f"sqlite:///{folder}/api.sqlite3", "MTURK_ENDPOINT": url})
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{folder}/api.sqlite3",
+            "MTURK_ENDPOINT": url,
+            "MTURK_CREDENTIALS_FILE": keys,
+        }
+    )
     calls: Counter[str] = Counter()
     with app.app_context():
         flask_migrate.upgrade()

@@ -20,6 +20,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,6 +32,7 @@ from app.extensions import db  # noqa: E402
 from app.gateway import mturk_gateway  # noqa: E402
 from app.services.accounts import create_key  # noqa: E402
 from mturk.service import serve_in_thread  # noqa: E402
+from mturk.service.requesters import ensure_local_credentials  # noqa: E402
 
 
 def call(base: str, key: str, path: str, body: object) -> dict:
@@ -53,6 +55,8 @@ def main() -> None:
 
     folder = tempfile.mkdtemp()
     mturk_port = free_port()
+    keys = f"{folder}/mturk-credentials"  # a requester with money, and its key
+    ensure_local_credentials(f"sqlite:///{folder}/mturk.sqlite3", keys, Decimal("100000"))
     local = multiprocessing.get_context("spawn").Process(
         target=serve_local,
         args=(f"sqlite:///{folder}/mturk.sqlite3", mturk_port, args.latency_ms / 1000),
@@ -63,6 +67,7 @@ def main() -> None:
         {
             "DATABASE_URL": f"sqlite:///{folder}/api.sqlite3",
             "MTURK_ENDPOINT": f"http://127.0.0.1:{mturk_port}",
+            "MTURK_CREDENTIALS_FILE": keys,
             "MTURK_CONCURRENCY": args.concurrency,
         }
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import functools
 import threading
 from dataclasses import dataclass
@@ -48,9 +49,32 @@ def resolve_endpoint(name: str, local_url: str) -> Endpoint:
     )
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """An access key pair (never logged: ``repr`` hides the secret)."""
+
+    access_key_id: str
+    secret_access_key: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(access_key_id={self.access_key_id!r}, secret_access_key=...)"
+
+
+def load_credentials_file(path: str, profile: str = "default") -> Credentials | None:
+    """A profile of a file in ``~/.aws/credentials`` format, or None if it has none."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path, encoding="utf-8")
+    if not parser.has_section(profile):
+        return None
+    key_id = parser.get(profile, "aws_access_key_id", fallback="").strip()
+    secret = parser.get(profile, "aws_secret_access_key", fallback="").strip()
+    return Credentials(key_id, secret) if key_id and secret else None
+
+
 def make_client(
     endpoint: Endpoint,
     *,
+    credentials: Credentials | None = None,
     region: str = "us-east-1",
     max_attempts: int = 5,
     max_pool_connections: int = 10,
@@ -60,13 +84,16 @@ def make_client(
 
     botocore's "standard" retry mode retries ThrottlingException and other throttling codes,
     5xx answers and connection errors, with exponential backoff and jitter, up to
-    ``max_attempts`` tries in all. Credentials come from the standard AWS chain; a non-AWS
-    endpoint gets placeholder ones when the chain has none (it does not check signatures).
+    ``max_attempts`` tries in all. Requests are signed with ``credentials`` if given, else
+    with what the standard AWS credential chain finds.
     """
     session = _session()
-    credentials: dict[str, str] = {}
-    if not endpoint.is_aws and session.get_credentials() is None:
-        credentials = {"aws_access_key_id": "hitblocks", "aws_secret_access_key": "hitblocks"}
+    keys: dict[str, str] = {}
+    if credentials is not None:
+        keys = {
+            "aws_access_key_id": credentials.access_key_id,
+            "aws_secret_access_key": credentials.secret_access_key,
+        }
     config = Config(
         retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=5,
@@ -75,7 +102,7 @@ def make_client(
     )
     with _lock:  # creating clients from one session is not thread-safe; using them is
         return session.client(
-            "mturk", endpoint_url=endpoint.url, region_name=region, config=config, **credentials
+            "mturk", endpoint_url=endpoint.url, region_name=region, config=config, **keys
         )
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mturk.fees import commission, format_amount
 from mturk.service.errors import TurkError
-from mturk.service.store import HIT, Account, Assignment, HITType, Store
+from mturk.service.requesters import debit
+from mturk.service.store import HIT, Assignment, HITType, Store
 from mturk.service.store import now as clock
 
 DONE_STATUSES = ("Submitted", "Approved", "Rejected")
@@ -24,14 +25,12 @@ def amount(cents: int) -> str:
     return format_amount(Decimal(cents) / 100)
 
 
-def charge(session: Session, cents: int) -> None:
-    """Draw the balance down, refusing (and changing nothing) when it would go negative."""
-    result = session.execute(
-        update(Account)
-        .where(Account.id == 1, Account.balance_cents >= cents)
-        .values(balance_cents=Account.balance_cents - cents)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+def charge(
+    session: Session, requester_id: int, cents: int, fee_cents: int, kind: str, reference: str
+) -> None:
+    """Draw a requester's balance down by ``cents`` (the commission ``fee_cents`` included),
+    in its ledger; refuse, changing nothing, when the balance would go negative."""
+    if not debit(session, requester_id, cents, fee_cents, kind, reference):
         raise TurkError(
             "You do not have enough funds for this operation.",
             "AWS.MechanicalTurk.InsufficientFunds",
@@ -110,7 +109,8 @@ def approve(session: Session, assignment: Assignment, feedback: str | None, at: 
     hit = session.scalars(select(HIT).where(HIT.id == assignment.hit_id)).one()
     hit_type = session.get_one(HITType, hit.hit_type_id)
     reward = Decimal(hit_type.reward_cents) / 100
-    charge(session, hit_type.reward_cents + cents(str(commission(reward, hit.max_assignments))))
+    fee = cents(str(commission(reward, hit.max_assignments)))
+    charge(session, hit.requester_id, hit_type.reward_cents + fee, fee, "reward", assignment.id)
     assignment.status = "Approved"
     assignment.approval_time = at
     assignment.rejection_time = None

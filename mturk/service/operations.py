@@ -1,9 +1,11 @@
 """The MTurk Requester API (2017-01-17), operation by operation, over the local store.
 
-Each operation takes the request's parameters (already validated against botocore's model
-and MTurk's documented limits) and a session inside the request's transaction, and returns
-the response body. Failures raise ``TurkError``, which the protocol layer sends as MTurk
-does (``__type`` RequestError or ServiceFault with a ``TurkErrorCode``).
+Each operation takes a session inside the request's transaction, the requester whose key
+signed the request, and the request's parameters (already validated against botocore's model
+and MTurk's documented limits), and returns the response body. A requester sees and acts on
+its own objects only: the lookups below filter by requester, so that another requester's ids
+answer exactly as missing ones do. Failures raise ``TurkError``, which the protocol layer
+sends as MTurk does (``__type`` RequestError or ServiceFault with a ``TurkErrorCode``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mturk.fees import commission
-from mturk.questions import InvalidQuestion, parse_question
+from mturk.questions import InsecureExternalURL, InvalidQuestion, parse_question
 from mturk.service.errors import TurkError
 from mturk.service.lifecycle import (
     DONE_STATUSES,
@@ -32,10 +34,10 @@ from mturk.service.lifecycle import (
 )
 from mturk.service.store import (
     HIT,
-    Account,
     Assignment,
     Bonus,
     HITType,
+    Requester,
     WorkerBlock,
     WorkerMessage,
     new_id,
@@ -44,32 +46,37 @@ from mturk.service.store import now as clock
 
 TOKEN_WINDOW = 24 * 3600
 VISIBLE_ASSIGNMENT_STATUSES = ("Submitted", "Approved", "Rejected")
+# The session setting (``Store.settings``) that lets plain http:// ExternalURLs in (local dev).
+ALLOW_HTTP = "allow_http_external_url"
 
 
 # ---- lookups ------------------------------------------------------------------------
 
 
-def _hit(session: Session, hit_id: str) -> HIT:
-    hit = session.scalar(select(HIT).where(HIT.id == hit_id))
+def _hit(session: Session, requester_id: int, hit_id: str) -> HIT:
+    hit = session.scalar(select(HIT).where(HIT.id == hit_id, HIT.requester_id == requester_id))
     if hit is None:
         raise TurkError(f"Hit {hit_id} does not exist.", "AWS.MechanicalTurk.HITDoesNotExist")
     return hit
 
 
-def _hit_type(session: Session, hit_type_id: str) -> HITType:
+def _hit_type(session: Session, requester_id: int, hit_type_id: str) -> HITType:
     hit_type = session.get(HITType, hit_type_id)
-    if hit_type is None:
+    if hit_type is None or hit_type.requester_id != requester_id:
         raise TurkError(
             f"HITType {hit_type_id} does not exist.", "AWS.MechanicalTurk.HITTypeDoesNotExist"
         )
     return hit_type
 
 
-def _assignment(session: Session, assignment_id: str) -> Assignment:
+def _assignment(session: Session, requester_id: int, assignment_id: str) -> Assignment:
     assignment = session.scalar(
-        select(Assignment).where(
+        select(Assignment)
+        .join(HIT, HIT.id == Assignment.hit_id)
+        .where(
             Assignment.id == assignment_id,
             Assignment.status.in_(VISIBLE_ASSIGNMENT_STATUSES),
+            HIT.requester_id == requester_id,
         )
     )
     if assignment is None:
@@ -191,14 +198,18 @@ def _fingerprint(params: dict[str, Any]) -> str:
     return json.dumps(values, sort_keys=True)
 
 
-def create_hit_type(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    """Equal properties give the same HITTypeId, as on MTurk."""
+def create_hit_type(session: Session, requester_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    """A requester's equal properties give the same HITTypeId, as on MTurk."""
     fingerprint = _fingerprint(params)
-    existing = session.scalar(select(HITType).where(HITType.fingerprint == fingerprint))
+    same = select(HITType).where(
+        HITType.requester_id == requester_id, HITType.fingerprint == fingerprint
+    )
+    existing = session.scalar(same)
     if existing is not None:
         return {"HITTypeId": existing.id}
     hit_type = HITType(
         id=new_id(),
+        requester_id=requester_id,
         title=params["Title"],
         description=params["Description"],
         keywords=params.get("Keywords", ""),
@@ -212,28 +223,33 @@ def create_hit_type(session: Session, params: dict[str, Any]) -> dict[str, Any]:
         with session.begin_nested():
             session.add(hit_type)
     except IntegrityError:  # created by a concurrent identical request
-        existing = session.scalar(select(HITType).where(HITType.fingerprint == fingerprint))
+        existing = session.scalar(same)
         assert existing is not None
         return {"HITTypeId": existing.id}
     return {"HITTypeId": hit_type.id}
 
 
-def create_hit_with_hit_type(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    hit_type = _hit_type(session, params["HITTypeId"])
+def create_hit_with_hit_type(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    hit_type = _hit_type(session, requester_id, params["HITTypeId"])
     if "Question" not in params:
         raise TurkError(
             "Question is required (HIT layouts are not supported here).", "AWS.MissingParameters"
         )
     try:
-        parse_question(params["Question"])
+        parse_question(params["Question"], allow_http=session.info.get(ALLOW_HTTP, False))
+    except InsecureExternalURL as exc:
+        raise TurkError(str(exc), "AWS.MechanicalTurk.InvalidParameterValue") from None
     except InvalidQuestion as exc:
         raise TurkError(str(exc), "AWS.MechanicalTurk.XMLParseError") from None
     token = params.get("UniqueRequestToken")
     if token is not None:
-        _check_token_free(session, token)
+        _check_token_free(session, requester_id, token)
     at = clock()
     hit = HIT(
         hit_type_id=hit_type.id,
+        requester_id=requester_id,
         question=params["Question"],
         max_assignments=params.get("MaxAssignments", 1),
         requester_annotation=params.get("RequesterAnnotation"),
@@ -246,14 +262,17 @@ def create_hit_with_hit_type(session: Session, params: dict[str, Any]) -> dict[s
             session.add(hit)
     except IntegrityError:  # a concurrent request with the same token won the race
         assert token is not None
-        _check_token_free(session, token)
+        _check_token_free(session, requester_id, token)
         raise
     return {"HIT": hit_dict(hit, hit_type, {})}
 
 
-def _check_token_free(session: Session, token: str) -> None:
-    """A token names one HIT for 24 hours; a repeat fails with that HIT's id in the message."""
-    earlier = session.scalar(select(HIT).where(HIT.unique_request_token == token))
+def _check_token_free(session: Session, requester_id: int, token: str) -> None:
+    """A token names one of the requester's HITs for 24 hours; a repeat fails with that HIT's
+    id in the message."""
+    earlier = session.scalar(
+        select(HIT).where(HIT.requester_id == requester_id, HIT.unique_request_token == token)
+    )
     if earlier is None:
         return
     if earlier.created_at > clock() - TOKEN_WINDOW:
@@ -266,32 +285,38 @@ def _check_token_free(session: Session, token: str) -> None:
     session.flush()
 
 
-def create_hit(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    hit_type_id = create_hit_type(session, params)["HITTypeId"]
-    return create_hit_with_hit_type(session, {**params, "HITTypeId": hit_type_id})
+def create_hit(session: Session, requester_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    hit_type_id = create_hit_type(session, requester_id, params)["HITTypeId"]
+    return create_hit_with_hit_type(session, requester_id, {**params, "HITTypeId": hit_type_id})
 
 
-def get_hit(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    hit = _hit(session, params["HITId"])
+def get_hit(session: Session, requester_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    hit = _hit(session, requester_id, params["HITId"])
     return {"HIT": _hits_out(session, [hit])[0]}
 
 
-def list_hits(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    stmt = select(HIT).where(HIT.status != "Disposed")
+def list_hits(session: Session, requester_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    stmt = select(HIT).where(HIT.requester_id == requester_id, HIT.status != "Disposed")
     hits, extra = _page(params, stmt, HIT.seq, session)
     return {**extra, "HITs": _hits_out(session, hits)}
 
 
-def list_reviewable_hits(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    stmt = select(HIT).where(HIT.status == params.get("Status", "Reviewable"))
+def list_reviewable_hits(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    stmt = select(HIT).where(
+        HIT.requester_id == requester_id, HIT.status == params.get("Status", "Reviewable")
+    )
     if "HITTypeId" in params:
         stmt = stmt.where(HIT.hit_type_id == params["HITTypeId"])
     hits, extra = _page(params, stmt, HIT.seq, session)
     return {**extra, "HITs": _hits_out(session, hits)}
 
 
-def list_assignments_for_hit(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    _hit(session, params["HITId"])
+def list_assignments_for_hit(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    _hit(session, requester_id, params["HITId"])
     statuses = params.get("AssignmentStatuses") or list(VISIBLE_ASSIGNMENT_STATUSES)
     stmt = select(Assignment).where(
         Assignment.hit_id == params["HITId"], Assignment.status.in_(statuses)
@@ -300,14 +325,16 @@ def list_assignments_for_hit(session: Session, params: dict[str, Any]) -> dict[s
     return {**extra, "Assignments": [assignment_dict(a) for a in assignments]}
 
 
-def get_assignment(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = _assignment(session, params["AssignmentId"])
-    hit = _hit(session, assignment.hit_id)
+def get_assignment(session: Session, requester_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    assignment = _assignment(session, requester_id, params["AssignmentId"])
+    hit = _hit(session, requester_id, assignment.hit_id)
     return {"Assignment": assignment_dict(assignment), "HIT": _hits_out(session, [hit])[0]}
 
 
-def approve_assignment(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = _assignment(session, params["AssignmentId"])
+def approve_assignment(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    assignment = _assignment(session, requester_id, params["AssignmentId"])
     allowed = {"Submitted"} | ({"Rejected"} if params.get("OverrideRejection") else set())
     if assignment.status not in allowed:
         raise TurkError(
@@ -315,12 +342,14 @@ def approve_assignment(session: Session, params: dict[str, Any]) -> dict[str, An
             "AWS.MechanicalTurk.InvalidAssignmentState",
         )
     approve(session, assignment, params.get("RequesterFeedback"), clock())
-    refresh_status(session, _hit(session, assignment.hit_id))
+    refresh_status(session, _hit(session, requester_id, assignment.hit_id))
     return {}
 
 
-def reject_assignment(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = _assignment(session, params["AssignmentId"])
+def reject_assignment(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    assignment = _assignment(session, requester_id, params["AssignmentId"])
     if assignment.status != "Submitted":
         raise TurkError(
             "This operation can be called with a status of: Submitted",
@@ -332,15 +361,19 @@ def reject_assignment(session: Session, params: dict[str, Any]) -> dict[str, Any
     return {}
 
 
-def send_bonus(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = _assignment(session, params["AssignmentId"])
+def send_bonus(session: Session, requester_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    assignment = _assignment(session, requester_id, params["AssignmentId"])
     if assignment.worker_id != params["WorkerId"]:
         raise TurkError(
             "The assignment was not done by this worker.", "AWS.MechanicalTurk.InvalidParameter"
         )
     token = params.get("UniqueRequestToken")
     if token is not None:
-        earlier = session.scalar(select(Bonus).where(Bonus.unique_request_token == token))
+        earlier = session.scalar(
+            select(Bonus).where(
+                Bonus.requester_id == requester_id, Bonus.unique_request_token == token
+            )
+        )
         if earlier is not None:
             if earlier.grant_time > clock() - TOKEN_WINDOW:
                 raise TurkError(
@@ -352,12 +385,15 @@ def send_bonus(session: Session, params: dict[str, Any]) -> dict[str, Any]:
     amount = Decimal(params["BonusAmount"])
     if amount <= 0:
         raise TurkError("BonusAmount must be greater than 0.", "AWS.ParameterOutOfRange")
-    charge(session, cents(params["BonusAmount"]) + cents(str(commission(amount))))
+    fee = cents(str(commission(amount)))
+    bonus_cents = cents(params["BonusAmount"])
+    charge(session, requester_id, bonus_cents + fee, fee, "bonus", assignment.id)
     session.add(
         Bonus(
+            requester_id=requester_id,
             worker_id=params["WorkerId"],
             assignment_id=assignment.id,
-            amount_cents=cents(params["BonusAmount"]),
+            amount_cents=bonus_cents,
             reason=params["Reason"],
             unique_request_token=token,
         )
@@ -365,10 +401,12 @@ def send_bonus(session: Session, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def list_bonus_payments(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+def list_bonus_payments(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
     if ("HITId" in params) == ("AssignmentId" in params):
         raise TurkError("Give either HITId or AssignmentId.", "AWS.MissingParameters")
-    stmt = select(Bonus)
+    stmt = select(Bonus).where(Bonus.requester_id == requester_id)
     if "AssignmentId" in params:
         stmt = stmt.where(Bonus.assignment_id == params["AssignmentId"])
     else:
@@ -388,8 +426,10 @@ def list_bonus_payments(session: Session, params: dict[str, Any]) -> dict[str, A
     return {**extra, "BonusPayments": payments}
 
 
-def update_expiration_for_hit(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    hit = _hit(session, params["HITId"])
+def update_expiration_for_hit(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    hit = _hit(session, requester_id, params["HITId"])
     if hit.status == "Disposed":
         raise TurkError("The HIT has been deleted.", "AWS.MechanicalTurk.InvalidHITState")
     at = clock()
@@ -398,8 +438,8 @@ def update_expiration_for_hit(session: Session, params: dict[str, Any]) -> dict[
     return {}
 
 
-def delete_hit(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    hit = _hit(session, params["HITId"])
+def delete_hit(session: Session, requester_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    hit = _hit(session, requester_id, params["HITId"])
     if hit.status == "Disposed":
         return {}
     counts = assignment_counts(session, [hit.id])[hit.id]
@@ -414,8 +454,10 @@ def delete_hit(session: Session, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def update_hit_review_status(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    hit = _hit(session, params["HITId"])
+def update_hit_review_status(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    hit = _hit(session, requester_id, params["HITId"])
     revert = bool(params.get("Revert", False))
     wanted_from = "Reviewing" if revert else "Reviewable"
     if hit.status != wanted_from:
@@ -430,9 +472,9 @@ def update_hit_review_status(session: Session, params: dict[str, Any]) -> dict[s
 
 
 def create_additional_assignments_for_hit(
-    session: Session, params: dict[str, Any]
+    session: Session, requester_id: int, params: dict[str, Any]
 ) -> dict[str, Any]:
-    hit = _hit(session, params["HITId"])
+    hit = _hit(session, requester_id, params["HITId"])
     extra = params["NumberOfAdditionalAssignments"]
     if extra < 1:
         raise TurkError(
@@ -452,48 +494,93 @@ def create_additional_assignments_for_hit(
     return {}
 
 
-def get_account_balance(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    account = session.get(Account, 1)
-    assert account is not None
-    return {"AvailableBalance": amount(account.balance_cents), "OnHoldBalance": "0.00"}
+def get_account_balance(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    requester = session.get_one(Requester, requester_id)
+    return {"AvailableBalance": amount(requester.balance_cents), "OnHoldBalance": "0.00"}
 
 
-def create_worker_block(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    block = session.scalar(select(WorkerBlock).where(WorkerBlock.worker_id == params["WorkerId"]))
+def _block(session: Session, requester_id: int, worker_id: str) -> WorkerBlock | None:
+    return session.scalar(
+        select(WorkerBlock).where(
+            WorkerBlock.requester_id == requester_id, WorkerBlock.worker_id == worker_id
+        )
+    )
+
+
+def create_worker_block(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Blocks the worker from this requester's HITs (not from other requesters')."""
+    block = _block(session, requester_id, params["WorkerId"])
     if block is None:
-        session.add(WorkerBlock(worker_id=params["WorkerId"], reason=params["Reason"]))
+        session.add(
+            WorkerBlock(
+                requester_id=requester_id, worker_id=params["WorkerId"], reason=params["Reason"]
+            )
+        )
     else:
         block.reason = params["Reason"]
     return {}
 
 
-def delete_worker_block(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    block = session.scalar(select(WorkerBlock).where(WorkerBlock.worker_id == params["WorkerId"]))
+def delete_worker_block(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    block = _block(session, requester_id, params["WorkerId"])
     if block is not None:
         session.delete(block)
     return {}
 
 
-def list_worker_blocks(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    blocks, extra = _page(params, select(WorkerBlock), WorkerBlock.seq, session)
+def list_worker_blocks(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    mine = select(WorkerBlock).where(WorkerBlock.requester_id == requester_id)
+    blocks, extra = _page(params, mine, WorkerBlock.seq, session)
     return {
         **extra,
         "WorkerBlocks": [{"WorkerId": b.worker_id, "Reason": b.reason} for b in blocks],
     }
 
 
-def notify_workers(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    for worker_id in dict.fromkeys(params["WorkerIds"]):
+def notify_workers(session: Session, requester_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Message workers who have worked on this requester's HITs (as on MTurk, a requester
+    cannot write to strangers); each other worker is a HardFailure in the answer."""
+    workers = list(dict.fromkeys(params["WorkerIds"]))
+    worked = set(
+        session.scalars(
+            select(Assignment.worker_id)
+            .join(HIT, HIT.id == Assignment.hit_id)
+            .where(HIT.requester_id == requester_id, Assignment.worker_id.in_(workers))
+        )
+    )
+    failures = [
+        {
+            "NotifyWorkersFailureCode": "HardFailure",
+            "NotifyWorkersFailureMessage": f"Worker {worker_id} has not worked for you.",
+            "WorkerId": worker_id,
+        }
+        for worker_id in workers
+        if worker_id not in worked
+    ]
+    for worker_id in (worker_id for worker_id in workers if worker_id in worked):
         session.add(
             WorkerMessage(
-                worker_id=worker_id, subject=params["Subject"], text=params["MessageText"]
+                requester_id=requester_id,
+                worker_id=worker_id,
+                subject=params["Subject"],
+                text=params["MessageText"],
             )
         )
-    return {"NotifyWorkersFailureStatuses": []}
+    return {"NotifyWorkersFailureStatuses": failures}
 
 
-def update_notification_settings(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    hit_type = _hit_type(session, params["HITTypeId"])
+def update_notification_settings(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    hit_type = _hit_type(session, requester_id, params["HITTypeId"])
     if "Notification" in params:
         hit_type.notification = params["Notification"]
         hit_type.notification_active = params.get("Active", True)
@@ -506,7 +593,7 @@ def update_notification_settings(session: Session, params: dict[str, Any]) -> di
     return {}
 
 
-Operation = Callable[[Session, dict[str, Any]], dict[str, Any]]
+Operation = Callable[[Session, int, dict[str, Any]], dict[str, Any]]
 
 OPERATIONS: dict[str, Operation] = {
     "ApproveAssignment": approve_assignment,

@@ -9,15 +9,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
-
-from mturk.service.store import Base
+from sqlalchemy import Connection, Engine, MetaData, inspect
 
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations" / "service"
 VERSION_TABLE = "mturk_service_version"
@@ -44,13 +45,33 @@ def current(engine: Engine) -> str | None:
         return current_of(connection)
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest revision (see the module's docstring)."""
-    with engine.begin() as connection:
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction for migrations. On SQLite, foreign keys are off meanwhile
+    (set outside the transaction, as SQLite requires): batch mode rebuilds a table by copying
+    it, which a table referenced by others would otherwise refuse."""
+    with engine.connect() as connection:
+        # The DBAPI connection itself: a statement through SQLAlchemy would begin a transaction.
+        raw: Any = connection.connection.driver_connection
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
+def upgrade(engine: Engine, metadata: MetaData) -> None:
+    """Bring the database to the newest revision (see the module's docstring); ``metadata``
+    is the models' (the store's), for a new database."""
+    with _migrating(engine) as connection:
         tables = set(inspect(connection).get_table_names())
         config = _config(connection)
         if not tables - {VERSION_TABLE}:
-            Base.metadata.create_all(connection)
+            metadata.create_all(connection)
             command.stamp(config, "head")
             return
         if VERSION_TABLE not in tables:
@@ -61,7 +82,7 @@ def upgrade(engine: Engine) -> None:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Run the migration scripts themselves up (or down) to ``revision``: for tests and for
     ``hitblocks db`` commands, never the create_all shortcut."""
-    with engine.begin() as connection:
+    with _migrating(engine) as connection:
         config = _config(connection)
         if revision == "base" or (current_of(connection) or "") > revision:
             command.downgrade(config, revision)

@@ -25,18 +25,22 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from mturk.service import schema
 from mturk.sqlite import apply_sqlite_pragmas
 
 ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
 def new_id() -> str:
-    """A 30-character id of uppercase letters and digits, the shape of MTurk's ids."""
+    """A 30-character id of uppercase letters and digits, the shape of MTurk's ids, drawn
+    with ``secrets``: 30 x log2(36) = 155 bits of randomness, above the 128 an assignment id
+    needs, since an ExternalQuestion page submits with the assignment id alone."""
     return "".join(secrets.choice(ID_ALPHABET) for _ in range(30))
 
 
@@ -58,17 +62,14 @@ class Base(DeclarativeBase):
     )
 
 
-class Account(Base):
-    __tablename__ = "account"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    balance_cents: Mapped[int] = mapped_column(BigInteger)
-
-
 class HITType(Base):
     __tablename__ = "hit_types"
+    __table_args__ = (
+        UniqueConstraint("requester_id", "fingerprint", name="uq_hit_types_requester_fingerprint"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"))
     title: Mapped[str] = mapped_column(String(128))
     description: Mapped[str] = mapped_column(Text)
     keywords: Mapped[str] = mapped_column(Text, default="")
@@ -76,8 +77,9 @@ class HITType(Base):
     assignment_duration: Mapped[int] = mapped_column(BigInteger)
     auto_approval_delay: Mapped[int] = mapped_column(BigInteger)
     qualification_requirements: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    # The properties above, canonically encoded: MTurk gives equal properties the same id.
-    fingerprint: Mapped[str] = mapped_column(Text, unique=True)
+    # The properties above, canonically encoded: MTurk gives one requester's equal properties
+    # the same id.
+    fingerprint: Mapped[str] = mapped_column(Text)
     notification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     notification_active: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[float] = mapped_column(Float, default=now)
@@ -88,16 +90,19 @@ class HIT(Base):
     __table_args__ = (
         Index("ix_hits_type_status", "hit_type_id", "status"),
         Index("ix_hits_status_expiration", "status", "expiration"),
+        Index("ix_hits_requester_status", "requester_id", "status"),
+        UniqueConstraint("requester_id", "unique_request_token", name="uq_hits_requester_token"),
     )
 
     # seq orders HITs for NextToken pagination; id is MTurk's HITId.
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     id: Mapped[str] = mapped_column(String(64), unique=True, default=new_id)
     hit_type_id: Mapped[str] = mapped_column(ForeignKey("hit_types.id"))
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"))
     question: Mapped[str] = mapped_column(Text)
     max_assignments: Mapped[int] = mapped_column(Integer)
     requester_annotation: Mapped[str | None] = mapped_column(String(255))
-    unique_request_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    unique_request_token: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(Float, default=now)
     expiration: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="Assignable")
@@ -133,21 +138,29 @@ class Assignment(Base):
 
 class Bonus(Base):
     __tablename__ = "bonuses"
+    __table_args__ = (
+        UniqueConstraint("requester_id", "unique_request_token", name="uq_bonuses_requester_token"),
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"))
     worker_id: Mapped[str] = mapped_column(String(64))
     assignment_id: Mapped[str] = mapped_column(ForeignKey("assignments.id"), index=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text)
     grant_time: Mapped[float] = mapped_column(Float, default=now)
-    unique_request_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    unique_request_token: Mapped[str | None] = mapped_column(String(64))
 
 
 class WorkerBlock(Base):
     __tablename__ = "worker_blocks"
+    __table_args__ = (
+        UniqueConstraint("requester_id", "worker_id", name="uq_worker_blocks_requester_worker"),
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    worker_id: Mapped[str] = mapped_column(String(64), unique=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"))
+    worker_id: Mapped[str] = mapped_column(String(64), index=True)
     reason: Mapped[str] = mapped_column(Text)
 
 
@@ -155,10 +168,91 @@ class WorkerMessage(Base):
     __tablename__ = "worker_messages"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("requesters.id"))
     worker_id: Mapped[str] = mapped_column(String(64), index=True)
     subject: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+# ---- Requester accounts, access keys and ledger (helper R; the logic is in ``requesters``) --
+
+
+class Requester(Base):
+    """A requester account: its HITs, its prepaid balance, its access keys."""
+
+    __tablename__ = "requesters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class AccessKey(Base):
+    """An AWS-style access key. The secret is kept as is, not hashed: SigV4 signs with the
+    secret itself, so checking a signature needs it. Protect this database accordingly."""
+
+    __tablename__ = "access_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # AKIA + 16
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="Active")  # Active or Inactive
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    last_used_at: Mapped[float | None] = mapped_column(Float)
+
+
+class LedgerEntry(Base):
+    """One change of a requester's balance, so that the balance is explained: a funding
+    (positive), or a reward or bonus paid with its commission (negative)."""
+
+    __tablename__ = "ledger"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # funding, reward or bonus
+    amount_cents: Mapped[int] = mapped_column(BigInteger)  # the change, commission included
+    fee_cents: Mapped[int] = mapped_column(BigInteger, default=0)  # the commission in it
+    balance_cents: Mapped[int] = mapped_column(BigInteger)  # the balance after the change
+    reference: Mapped[str | None] = mapped_column(String(64))  # the assignment, if any
+    at: Mapped[float] = mapped_column(Float, default=now)
+
+
+# ---- end of requester accounts ----------------------------------------------------------
+
+
+# ---- Worker accounts and invitations (helper W; the logic is in ``workers``) ---------------
+
+
+class WorkerAccount(Base):
+    """A worker who signs in with an email and a password; ``id`` is the WorkerId requesters
+    see. ``email`` is kept lowercased, so that it is unique whatever its case."""
+
+    __tablename__ = "worker_accounts"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active or disabled
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class WorkerInvitation(Base):
+    """A one-time sign-up link; only the SHA-256 of its token is kept."""
+
+    __tablename__ = "worker_invitations"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    expires_at: Mapped[float] = mapped_column(Float)
+    used_at: Mapped[float | None] = mapped_column(Float)
+    worker_id: Mapped[str | None] = mapped_column(String(64))
+
+
+# ---- end of worker accounts -------------------------------------------------------------
 
 
 def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -185,15 +279,19 @@ def service_engine(url: str) -> Engine:
 class Store:
     """Engine and sessions of the local service; one transaction per request."""
 
-    def __init__(self, url: str, starting_balance_cents: int, sweep_interval: float = 1.0) -> None:
+    def __init__(self, url: str, sweep_interval: float = 1.0, migrate: bool | None = None) -> None:
+        """``migrate``: bring the schema to the newest migration (None: only on SQLite, as
+        the API does); otherwise refuse a database behind it (``schema.SchemaBehind``)."""
         self.sweep_interval = sweep_interval
         self.last_sweep = 0.0
         self.engine = service_engine(url)
-        Base.metadata.create_all(self.engine)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        with self.transaction() as session:
-            if session.get(Account, 1) is None:
-                session.add(Account(id=1, balance_cents=starting_balance_cents))
+        if migrate or (migrate is None and self.engine.dialect.name == "sqlite"):
+            schema.upgrade(self.engine, Base.metadata)
+        else:
+            schema.check_current(self.engine)
+        # Service settings that operations read from their session's ``info`` (task content).
+        self.settings: dict[str, Any] = {}
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.settings)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -7,6 +7,7 @@ the limits MTurk documents but the model does not carry.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import threading
@@ -19,10 +20,14 @@ import botocore.session
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy.orm import Session
 
+from mturk.service import requesters, signatures
 from mturk.service.errors import TurkError
 from mturk.service.lifecycle import sweep_if_due
 from mturk.service.operations import OPERATIONS
+from mturk.service.signatures import Authorization, ReceivedRequest, Refused
+from mturk.service.store import now as clock
 
 TARGET_PREFIX = "MTurkRequesterServiceV20170117."
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -100,25 +105,55 @@ def _reply(status: int, body: dict[str, Any]) -> Response:
 
 @blueprint.post("/")
 def requester_api() -> Response:
+    """Every call is authenticated (the requester owning a valid signature's key), then
+    validated, then run in one transaction as that requester."""
     try:
+        authorization = _authorization()
         operation, params = _read_request()
         current_app.extensions["mturk_local_faults"].before(operation)
         store = current_app.extensions["mturk_local_store"]
         with store.transaction() as session:
+            requester_id = _authenticate(session, authorization)
+            validate(operation, params)
             sweep_if_due(store, session)
-            result = OPERATIONS[operation](session, params)
+            result = OPERATIONS[operation](session, requester_id, params)
         return _reply(200, result)
     except TurkError as error:
         body = {"__type": error.kind, "Message": error.message, "TurkErrorCode": error.code}
         return _reply(error.status, body)
-    except AwsError as error:
+    except (AwsError, Refused) as error:
         return _reply(error.status, {"__type": error.aws_type, "message": error.message})
 
 
-def _read_request() -> tuple[str, dict[str, Any]]:
-    authorization = request.headers.get("Authorization", "")
-    if not authorization.startswith("AWS4-HMAC-SHA256 ") or "X-Amz-Date" not in request.headers:
+def _authorization() -> Authorization:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith(signatures.ALGORITHM + " ") or "X-Amz-Date" not in request.headers:
         raise AwsError(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+    return signatures.parse_authorization(header)
+
+
+def _authenticate(session: Session, authorization: Authorization) -> int:
+    """The requester whose active key signed this request, as AWS checks it."""
+    key = requesters.active_key(session, authorization.access_key_id)
+    if key is None:
+        raise Refused(
+            "UnrecognizedClientException", "The security token included in the request is invalid."
+        )
+    query = request.query_string.decode("latin-1")
+    received = ReceivedRequest(
+        method=request.method,
+        url=f"{request.scheme}://{request.host}{request.path}" + (f"?{query}" if query else ""),
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=request.get_data(),
+    )
+    at = clock()
+    now = datetime.datetime.fromtimestamp(at, datetime.UTC).replace(tzinfo=None)
+    signatures.verify(received, authorization, key.secret, now)
+    requesters.mark_used(key, at)
+    return key.requester_id
+
+
+def _read_request() -> tuple[str, dict[str, Any]]:
     target = request.headers.get("X-Amz-Target", "")
     operation = target.removeprefix(TARGET_PREFIX)
     if not target.startswith(TARGET_PREFIX) or operation not in OPERATIONS:
@@ -129,7 +164,6 @@ def _read_request() -> tuple[str, dict[str, Any]]:
         raise AwsError(400, "SerializationException", "The request body is not JSON.") from None
     if not isinstance(params, dict):
         raise AwsError(400, "SerializationException", "The request body must be a JSON object.")
-    validate(operation, params)
     return operation, params
 
 

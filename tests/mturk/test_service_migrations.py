@@ -3,6 +3,8 @@ and PostgreSQL, a database from before migrations is adopted, and drift is caugh
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,6 +14,10 @@ from sqlalchemy import Column, Integer, create_engine, inspect, text
 from app.cli import main
 from mturk.service import schema
 from mturk.service.store import HIT, Base
+
+BEFORE_MIGRATIONS = (
+    Path(__file__).parent.parent / "helpers" / "service_schema_before_migrations.sql"
+)
 
 
 def diff_after_migrating(url: str) -> list:
@@ -52,29 +58,48 @@ def test_a_model_change_without_migration_is_detected(tmp_path):
 
 
 def test_a_database_from_before_migrations_is_adopted_and_upgraded(tmp_path):
-    """Tables but no version (made by create_all): stamped at the baseline, then upgraded."""
+    """Tables but no version (create_all, unnamed constraints): stamped at the baseline, then
+    upgraded; what was there belongs to Hitblocks' own requester, with the old balance."""
     engine = create_engine(f"sqlite:///{tmp_path / 's.sqlite3'}")
-    schema.migrate(engine, schema.BASELINE)
     with engine.begin() as connection:
-        connection.execute(text(f"DROP TABLE {schema.VERSION_TABLE}"))
-        connection.execute(
-            text(
-                "INSERT INTO hit_types (id, title, description, keywords, reward_cents,"
-                " assignment_duration, auto_approval_delay, qualification_requirements,"
-                " fingerprint, notification_active, created_at)"
-                " VALUES ('T1', 't', 'd', '', 5, 60, 0, '[]', 'f', 0, 0)"
-            )
+        ddl = "".join(
+            line for line in BEFORE_MIGRATIONS.read_text().splitlines(True) if line[:2] != "--"
         )
-    schema.upgrade(engine)
+        for statement in filter(str.strip, ddl.split(";")):
+            connection.exec_driver_sql(statement)
+        connection.exec_driver_sql("INSERT INTO account VALUES (1, 4200)")
+        connection.exec_driver_sql(
+            "INSERT INTO hit_types (id, title, description, keywords, reward_cents,"
+            " assignment_duration, auto_approval_delay, qualification_requirements,"
+            " fingerprint, notification_active, created_at)"
+            " VALUES ('T1', 't', 'd', '', 5, 60, 0, '[]', 'f', 0, 0)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO hits (id, hit_type_id, question, max_assignments, created_at,"
+            " expiration, status, review_status, unique_request_token)"
+            " VALUES ('H1', 'T1', 'q', 1, 0, 0, 'Assignable', 'NotReviewed', 'tok')"
+        )
+        connection.exec_driver_sql("INSERT INTO worker_blocks VALUES (1, 'AWORKER', 'r')")
+    schema.upgrade(engine, Base.metadata)
     assert schema.current(engine) == schema.head()
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT id FROM hit_types")).scalar_one() == "T1"
+        owner, balance = connection.execute(
+            text("SELECT id, balance_cents FROM requesters WHERE name = 'hitblocks'")
+        ).one()
+        assert balance == 4200
+        for table in ("hit_types", "hits", "worker_blocks"):
+            owners = connection.execute(text(f"SELECT requester_id FROM {table}")).scalars()
+            assert set(owners) == {owner}
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "version_table": schema.VERSION_TABLE}
+        )
+        assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
 
 
 def test_a_fresh_database_gets_the_models_tables_and_the_newest_version(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 's.sqlite3'}")
-    schema.upgrade(engine)
+    schema.upgrade(engine, Base.metadata)
     assert schema.current(engine) == schema.head()
     with engine.connect() as connection:
         assert set(Base.metadata.tables) <= set(inspect(connection).get_table_names())

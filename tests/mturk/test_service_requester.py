@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from mturk.questions import html_question
 from mturk.service import create_service_app, serve_in_thread
+from tests.helpers.requesters import client_for, new_requester
 from tests.worker_site import Worker, complete
 
 FORM = (
@@ -276,30 +277,17 @@ def test_bonus_once_per_token_and_listed(mturk_local):
     assert client.list_bonus_payments(AssignmentId=assignment_id)["NumResults"] == 1
 
 
-def test_not_enough_funds_refuses_and_charges_nothing(tmp_path):
-    local_app = create_service_app(f"sqlite:///{tmp_path / 'poor.sqlite3'}", Decimal("0.10"))
-    server = serve_in_thread(local_app, "127.0.0.1", 0, poll_interval=0.05)
-    try:
-        from mturk.client import make_client, resolve_endpoint
-
-        url = f"http://127.0.0.1:{server.server_port}"
-        client = make_client(resolve_endpoint(url, url))
-        from tests.conftest import LocalMTurk
-
-        local = LocalMTurk(url, local_app, client)
-        hit = new_hit(client)
-        assignment_id = submitted(local, hit["HITId"])
-        with pytest.raises(client.exceptions.RequestError) as error:
-            client.approve_assignment(AssignmentId=assignment_id)
-        assert turk_code(error) == "AWS.MechanicalTurk.InsufficientFunds"
-        assert balance(client) == Decimal("0.10")
-        status = client.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"]
-        assert status == "Submitted"
-        client.close()
-    finally:
-        server.shutdown()
-        server.server_close()
-        local_app.extensions["mturk_local_store"].dispose()
+def test_not_enough_funds_refuses_and_charges_nothing(mturk_local):
+    client = client_for(mturk_local.url, new_requester(mturk_local.app, "poor", "0.10"))
+    hit = new_hit(client)
+    assignment_id = submitted(mturk_local, hit["HITId"])
+    with pytest.raises(client.exceptions.RequestError) as error:
+        client.approve_assignment(AssignmentId=assignment_id)
+    assert turk_code(error) == "AWS.MechanicalTurk.InsufficientFunds"
+    assert balance(client) == Decimal("0.10")
+    status = client.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"]
+    assert status == "Submitted"
+    client.close()
 
 
 def test_expire_then_delete(mturk_local):
@@ -377,14 +365,23 @@ def test_worker_blocks(mturk_local):
     assert worker.accept(hit["HITId"])
 
 
-def test_notify_workers_shows_the_message_on_the_worker_site(mturk_local):
+def test_notify_workers_reaches_only_workers_who_worked_for_the_requester(mturk_local):
     client = mturk_local.client
-    result = client.notify_workers(
-        Subject="New work", MessageText="Receipts today", WorkerIds=["AW1"]
-    )
-    assert result["NotifyWorkersFailureStatuses"] == []
+    hit = new_hit(client)
     worker = Worker(mturk_local.url, "AW1")
-    assert "Receipts today" in worker.sign_in()
+    worker.sign_in()
+    worker.accept(hit["HITId"])
+    Worker(mturk_local.url, "ASTRANGER1")
+    result = client.notify_workers(
+        Subject="New work", MessageText="Receipts today", WorkerIds=["AW1", "ASTRANGER1"]
+    )
+    [failure] = result["NotifyWorkersFailureStatuses"]
+    assert (failure["WorkerId"], failure["NotifyWorkersFailureCode"]) == (
+        "ASTRANGER1",
+        "HardFailure",
+    )
+    assert "Receipts today" in worker.request("/worker")[2]
+    assert "Receipts today" not in Worker(mturk_local.url, "ASTRANGER1", create=False).sign_in()
 
 
 def test_notification_settings(mturk_local):
@@ -440,15 +437,15 @@ def test_one_assignment_per_worker_per_hit(mturk_local):
 
 
 def test_state_survives_a_restart(tmp_path):
-    from mturk.client import make_client, resolve_endpoint
-
     url_db = f"sqlite:///{tmp_path / 'persist.sqlite3'}"
     ids = []
+    issued = None
     for _ in range(2):
         local_app = create_service_app(url_db)
         server = serve_in_thread(local_app, "127.0.0.1", 0, poll_interval=0.05)
         url = f"http://127.0.0.1:{server.server_port}"
-        client = make_client(resolve_endpoint(url, url))
+        issued = issued or new_requester(local_app, "persistent")
+        client = client_for(url, issued)
         if not ids:
             ids.append(new_hit(client)["HITId"])
         else:
@@ -482,8 +479,15 @@ def test_requests_must_be_signed_and_name_an_operation(mturk_local):
 
     target = "MTurkRequesterServiceV20170117.GetAccountBalance"
     assert post({"X-Amz-Target": target}) == (403, "MissingAuthenticationTokenException")
-    signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=x", "X-Amz-Date": "20260101T000000Z"}
-    assert post({**signed, "X-Amz-Target": "Nope.Op"}) == (400, "UnknownOperationException")
+    bogus = {"Authorization": "AWS4-HMAC-SHA256 Credential=x", "X-Amz-Date": "20260101T000000Z"}
+    assert post({**bogus, "X-Amz-Target": target}) == (400, "IncompleteSignatureException")
+    scope = "Credential=AKIAX/20260101/us-east-1/mturk-requester/aws4_request"
+    parsed = {
+        **bogus,
+        "Authorization": f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host, Signature=0",
+    }
+    assert post({**parsed, "X-Amz-Target": "Nope.Op"}) == (400, "UnknownOperationException")
+    assert post({**parsed, "X-Amz-Target": target}) == (400, "UnrecognizedClientException")
 
 
 def test_concurrent_approvals_pay_once(mturk_local):
