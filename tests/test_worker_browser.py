@@ -1,11 +1,12 @@
 """A worker in a real browser: headless Chromium (Debian's package) driven by Playwright
-walks the worker site through preview, accept and submit. Skipped when either is missing;
-``.ci/run`` installs both."""
+signs up through an invitation link, then walks the worker site through preview, accept and
+submit. Skipped when either is missing; ``.ci/run`` installs both."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,6 +19,8 @@ from app.extensions import db
 from app.gateway import mturk_gateway
 from app.services.polling import poll_once
 from mturk.questions import ANSWERS_NS
+from mturk.service import local_store
+from mturk.service.workers import create_invitations, signup_link
 
 CHROMIUM = os.environ.get("HITBLOCKS_TEST_CHROMIUM") or shutil.which("chromium") or ""
 if os.environ.get("HITBLOCKS_REQUIRE_BROWSER") and not CHROMIUM:
@@ -56,11 +59,19 @@ def publish(client, auth, make_hitblock, publishing, **hitblock_fields):
     return client.post(f"/v1/item/{item['id']}/post", headers=auth).json["id"]
 
 
+def sign_up(page, publishing) -> str:
+    """Sign up through a one-time invitation link, as `hitblocks workers invite` prints;
+    the worker id the service gave."""
+    [token] = create_invitations(local_store(publishing.app), 1)
+    page.goto(signup_link(publishing.url, token))
+    page.fill("#email", "browser@workers.test")
+    page.fill("#password", "a browser's password")
+    page.click("#sign-up")
+    return str(page.text_content("#worker-id"))
+
+
 def work_through(page, publishing, hit_id: str) -> Any:
-    page.goto(f"{publishing.url}/worker")
-    page.fill("#worker_id", "ABROWSER1")
-    page.click("#sign-in")
-    page.wait_for_selector("#worker-id")
+    assert re.fullmatch(r"A[A-Z0-9]{13}", sign_up(page, publishing))
     page.click(f"a[href='/worker/hits/{hit_id}']")
     task = page.frame_locator("#task-frame")
     playwright_api.expect(task.locator("text=Win a prize now!!!")).to_be_visible()
@@ -82,7 +93,7 @@ def test_a_worker_previews_accepts_and_submits_in_a_browser(
     playwright_api.expect(task.locator("#result")).to_have_text("HIT submitted")
 
     [assignment] = publishing.client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
-    assert assignment["WorkerId"] == "ABROWSER1"
+    assert assignment["WorkerId"] == page.text_content("#worker-id")
     assert "<QuestionIdentifier>label</QuestionIdentifier>" in assignment["Answer"]
     assert "<FreeText>spam</FreeText>" in assignment["Answer"]
 

@@ -1,5 +1,9 @@
-"""A worker driving the local MTurk worker site over real HTTP, form by form; and a helper
-for the tests that kill a process on purpose."""
+"""A worker driving the local MTurk worker site over real HTTP, form by form, as a browser
+would (the CSRF token taken from the page, sent back with each form); and a helper for the
+tests that kill a process on purpose.
+
+A ``Worker`` gets its account from the service's own functions, on the store of the service
+at its URL: ``LocalMTurk`` (tests/conftest.py) registers every service it describes here."""
 
 from __future__ import annotations
 
@@ -11,30 +15,81 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+import weakref
 from pathlib import Path
 
+from flask import Flask
+
+from mturk.service import local_store
+from mturk.service.workers import WorkerError, create_worker
+
 ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+SERVICES: weakref.WeakValueDictionary[str, Flask] = weakref.WeakValueDictionary()
+
+
+def register_service(url: str, app: Flask) -> None:
+    SERVICES[url] = app
+
+
+def email_of(worker_id: str) -> str:
+    return f"{worker_id.lower()}@workers.test"
+
+
+def ensure_worker(base_url: str, worker_id: str, app: Flask | None = None) -> None:
+    """The account of ``worker_id`` on the service at ``base_url`` (made once)."""
+    if app is None:
+        assert base_url in SERVICES, (
+            f"No service app known at {base_url}: pass app=, or call register_service(url, app)"
+        )
+        app = SERVICES[base_url]
+    try:
+        create_worker(local_store(app), email_of(worker_id), PASSWORD, worker_id)
+    except WorkerError as error:
+        assert "already exists" in str(error), error
 
 
 class Worker:
-    def __init__(self, base_url: str, worker_id: str) -> None:
+    def __init__(
+        self, base_url: str, worker_id: str, create: bool = True, app: Flask | None = None
+    ) -> None:
+        """``create``: give the worker an account first (with the id ``worker_id``), on the
+        service ``app``, by default the one registered at ``base_url``."""
         self.base_url = base_url
         self.worker_id = worker_id
-        cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
+        self.email = email_of(worker_id)
+        self.csrf_token = ""
+        if create:
+            ensure_worker(base_url, worker_id, app)
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
 
-    def request(self, path: str, form: list[tuple[str, str]] | None = None) -> tuple[int, str, str]:
-        """(status, final URL, body) of a GET, or of a form POST when ``form`` is given."""
+    def request(
+        self, path: str, form: list[tuple[str, str]] | None = None, csrf: bool = True
+    ) -> tuple[int, str, str]:
+        """(status, final URL, body) of a GET, or of a form POST when ``form`` is given; a
+        form to the worker site carries the CSRF token of the last page seen, as a browser's
+        would (``csrf=False``: a form from another site, without it)."""
+        if form is not None and csrf and path.startswith("/worker"):
+            form = [("csrf_token", self.csrf_token), *form]
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         try:
             with self.opener.open(self.base_url + path, data=data, timeout=10) as response:
-                return response.status, response.url, response.read().decode()
+                status, url, body = response.status, response.url, response.read().decode()
         except urllib.error.HTTPError as error:
-            return error.code, error.url, error.read().decode()
+            status, url, body = error.code, error.url, error.read().decode()
+        if match := CSRF_FIELD.search(body):
+            self.csrf_token = match.group(1)
+        return status, url, body
 
-    def sign_in(self) -> str:
-        status, _, page = self.request("/worker/login", [("worker_id", self.worker_id)])
-        assert status == 200, page
+    def sign_in(self, password: str = PASSWORD) -> str:
+        """Sign in from the sign-in page; the page the site then shows (the HITs)."""
+        self.request("/worker")
+        status, _, page = self.request(
+            "/worker/login", [("email", self.email), ("password", password)]
+        )
+        assert status == 200 and 'id="worker-id"' in page, page
         return page
 
     def accept(self, hit_id: str) -> str:

@@ -1,14 +1,24 @@
-"""The worker site: sign in with a worker id, find HITs, preview, accept, work, submit.
+"""The worker site: sign up, sign in, find HITs, preview, accept, work, submit.
 
-The task runs in a sandboxed iframe (scripts and forms, no same-origin access), fed the
-query parameters MTurk gives a task page: assignmentId, hitId, workerId, turkSubmitTo.
+Workers sign in with an email and a password (``workers``); the session is Flask's signed
+cookie (HttpOnly, SameSite=Lax, Secure over https), checked against the worker's account on
+every request, so that a disabled worker or a reset password ends it. Every form carries a
+CSRF token (Flask-WTF), but ``/mturk/externalSubmit``, which task pages on other origins post
+to as on MTurk: the assignment id (155 random bits) is its credential there, and a request
+that does carry a session may submit only that worker's own assignment. Failed sign-ins are
+rate-limited per email address and per client address (Flask-Limiter, in memory).
+
+The task runs in a sandboxed iframe, from the task content origin (``content``) or, for an
+ExternalQuestion, the requester's own site; never from the worker site's own origin. It is fed
+the query parameters MTurk gives a task page: assignmentId, hitId, workerId, turkSubmitTo.
 Its form posts to ``/mturk/externalSubmit``, which records MTurk's QuestionFormAnswers.
 """
 
 from __future__ import annotations
 
 import functools
-import re
+import math
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,25 +26,57 @@ from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
+    Flask,
     current_app,
+    g,
+    has_request_context,
     make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
-from sqlalchemy import func, select
+from flask import session as browser_session
+from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import Limiter, RateLimitExceeded
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from mturk.questions import answers_xml, parse_question
+from mturk.service.content import NOT_ACCEPTED, origin
 from mturk.service.lifecycle import DONE_STATUSES, refresh_status, sweep_if_due
-from mturk.service.store import HIT, Assignment, HITType, WorkerBlock, WorkerMessage, now
+from mturk.service.store import (
+    HIT,
+    Assignment,
+    HITType,
+    WorkerAccount,
+    WorkerBlock,
+    WorkerMessage,
+    now,
+)
+from mturk.service.workers import (
+    WorkerError,
+    authenticate,
+    invitation_is_valid,
+    is_disabled,
+    session_stamp,
+    sign_up,
+    signed_in_worker,
+)
 
-WORKER_ID = re.compile(r"^A[A-Z0-9]{1,63}$")
-NOT_ACCEPTED = "ASSIGNMENT_ID_NOT_AVAILABLE"
-CROWD_ELEMENTS = "https://assets.crowd.aws/crowd-html-elements.js"
-COOKIE = "worker_id"
+OPEN_SIGNUP = "MTURK_WORKER_OPEN_SIGNUP"
+# Failed sign-ins allowed per email address, and per client address (several people may
+# share one, behind a lab's NAT); successful ones are not counted.
+SIGN_IN_LIMIT_PER_EMAIL = "5 per minute;20 per hour"
+SIGN_IN_LIMIT_PER_ADDRESS = "20 per minute;100 per hour"
+# The task frame's sandbox (see ``_sandbox``): task content is on an origin of its own.
+FRAME_SANDBOX = (
+    "allow-scripts allow-forms allow-same-origin allow-popups "
+    "allow-popups-to-escape-sandbox allow-modals allow-top-navigation-by-user-activation"
+)
+FRAME_SANDBOX_SAME_ORIGIN = "allow-scripts allow-forms allow-top-navigation-by-user-activation"
 
 blueprint = Blueprint(
     "worker",
@@ -49,13 +91,101 @@ def _store() -> Any:
     return current_app.extensions["mturk_local_store"]
 
 
-def _worker_id() -> str | None:
-    value = request.cookies.get(COOKIE, "")
-    return value if WORKER_ID.match(value) else None
+class WorkerSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie session, marked Secure whenever the request came over https
+    (directly, or through a proxy that ProxyFix trusts)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        configured = bool(app.config["SESSION_COOKIE_SECURE"])
+        return configured or (has_request_context() and request.is_secure)
+
+
+def init_worker_site(app: Flask, secret_key: str, open_signup: bool) -> CSRFProtect:
+    """Sessions, CSRF protection and sign-in limits for the worker site (the factory
+    registers the blueprint); the CSRF extension, for the factory to exempt the requester
+    API, which SigV4 protects."""
+    app.config.update(
+        SECRET_KEY=secret_key,
+        SESSION_COOKIE_NAME="hitblocks_worker_session",  # apart from any other app's on the host
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # A token is good for as long as its session: a task page left open for hours can
+        # still be returned or accepted.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config[OPEN_SIGNUP] = open_signup
+    app.session_interface = WorkerSessions()
+    csrf = CSRFProtect(app)
+    csrf.exempt(external_submit)
+    app.register_error_handler(CSRFError, _csrf_refused)
+    limiter = Limiter(key_func=_client_address, storage_uri="memory://")
+    limited = limiter.limit(
+        SIGN_IN_LIMIT_PER_EMAIL, key_func=_email_key, deduct_when=_failed, per_method=True
+    )(login)
+    limited = limiter.limit(
+        SIGN_IN_LIMIT_PER_ADDRESS, key_func=_client_address, deduct_when=_failed, per_method=True
+    )(limited)
+    app.view_functions["worker.login"] = limited  # this app's own limiter and counters
+    app.register_error_handler(RateLimitExceeded, functools.partial(_too_many, limiter))
+    limiter.init_app(app)
+    return csrf
+
+
+def _client_address() -> str:
+    return "worker-sign-in-address:" + (request.remote_addr or "unknown")
+
+
+def _email_key() -> str:
+    email = request.form.get("email", "").strip().lower()
+    return "worker-sign-in-email:" + email
+
+
+def _failed(response: Response) -> bool:
+    """A refused sign-in counts; a success, or a request refused for the limit, does not."""
+    return response.status_code == 401
+
+
+def _too_many(limiter: Limiter, error: RateLimitExceeded) -> Response:
+    breached = limiter.current_limit
+    wait = max(1, math.ceil(breached.reset_at - time.time())) if breached else 60
+    message = f"Too many failed sign-in attempts. Try again in {wait} seconds."
+    response = _page("login.html", 429, error=message, worker_id=None)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _csrf_refused(error: CSRFError) -> Response:
+    message = (
+        "This form was not sent from a page of the worker site, or that page is too old: "
+        "go back, reload the page and try again."
+    )
+    return _page("refused.html", 400, error=message, worker_id=None)
+
+
+def _session_worker(session: Session) -> str | None:
+    """The worker the signed session names, while the account is active and the session is
+    still good for it (a tampered cookie is no session: Flask drops it); else None, and the
+    session is cleared."""
+    worker_id = browser_session.get("worker_id")
+    stamp = browser_session.get("stamp")
+    if not isinstance(worker_id, str) or not isinstance(stamp, str):
+        return None
+    if signed_in_worker(session, worker_id, stamp) is None:
+        browser_session.clear()
+        return None
+    g.worker_id = worker_id
+    return worker_id
+
+
+def _start_session(account: WorkerAccount) -> None:
+    browser_session.clear()  # a fresh session: nothing set before signing in carries over
+    browser_session["worker_id"] = account.id
+    browser_session["stamp"] = session_stamp(account)
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
-    context.setdefault("worker_id", _worker_id())
+    context.setdefault("worker_id", g.get("worker_id"))
+    context.setdefault("open_signup", current_app.config.get(OPEN_SIGNUP, False))
     body = render_template(template, reward=_reward, when=_when, **context)
     return make_response(body, status)
 
@@ -74,11 +204,11 @@ def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
 
     @functools.wraps(view)
     def wrapper(**kwargs: Any) -> Response:
-        worker_id = _worker_id()
-        if worker_id is None:
-            return redirect(url_for("worker.index"))
         store = _store()
         with store.transaction() as session:
+            worker_id = _session_worker(session)
+            if worker_id is None:
+                return redirect(url_for("worker.index"))
             sweep_if_due(store, session)
             return view(session, worker_id, **kwargs)
 
@@ -87,11 +217,13 @@ def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
 
 @blueprint.get("/worker")
 def index() -> Response:
-    worker_id = _worker_id()
-    if worker_id is None:
-        return _page("login.html")
-    with _store().transaction() as session:
-        sweep_if_due(_store(), session)
+    """The signed-in worker's HITs; the sign-in page for anyone else."""
+    store = _store()
+    with store.transaction() as session:
+        worker_id = _session_worker(session)
+        if worker_id is None:
+            return _page("login.html")
+        sweep_if_due(store, session)
         return _page("hits.html", **_dashboard(session, worker_id))
 
 
@@ -109,7 +241,11 @@ def _dashboard(session: Session, worker_id: str) -> dict[str, Any]:
         select(HIT, HITType, func.coalesce(taken.c.taken, 0))
         .join(HITType, HITType.id == HIT.hit_type_id)
         .outerjoin(taken, taken.c.hit_id == HIT.id)
-        .where(HIT.status == "Assignable", HIT.id.not_in(mine))
+        .where(
+            HIT.status == "Assignable",
+            HIT.id.not_in(mine),
+            HIT.requester_id.not_in(_blocking_requesters(worker_id)),
+        )
         .order_by(HIT.seq.desc())
         .limit(200)
     ).all()
@@ -129,33 +265,71 @@ def _dashboard(session: Session, worker_id: str) -> dict[str, Any]:
         "available": [(hit, t, hit.max_assignments - taken) for hit, t, taken in rows],
         "in_progress": in_progress,
         "messages": messages,
-        "blocked": _blocked(session, worker_id),
     }
 
 
-def _blocked(session: Session, worker_id: str) -> bool:
-    return session.scalar(select(WorkerBlock).where(WorkerBlock.worker_id == worker_id)) is not None
+def _blocking_requesters(worker_id: str) -> Select[int]:
+    """The requesters that blocked this worker: their HITs are neither shown nor accepted."""
+    return select(WorkerBlock.requester_id).where(WorkerBlock.worker_id == worker_id)
+
+
+def _blocked(session: Session, worker_id: str, hit: HIT) -> bool:
+    blocking = _blocking_requesters(worker_id).where(WorkerBlock.requester_id == hit.requester_id)
+    return session.scalar(blocking) is not None
 
 
 @blueprint.post("/worker/login")
 def login() -> Response:
-    worker_id = request.form.get("worker_id", "").strip()
-    if not WORKER_ID.match(worker_id):
-        return _page(
-            "login.html",
-            400,
-            error="A worker ID is an A followed by uppercase letters and digits.",
-            worker_id=None,
-        )
-    response = redirect(url_for("worker.index"))
-    response.set_cookie(COOKIE, worker_id, httponly=True, samesite="Lax")
-    return response
+    """Sign in with an email and a password (rate-limited: see ``init_worker_site``)."""
+    email = request.form.get("email", "")
+    try:
+        account = authenticate(_store(), email, request.form.get("password", ""))
+    except WorkerError as error:
+        return _page("login.html", 401, error=str(error), email=email, worker_id=None)
+    _start_session(account)
+    return redirect(url_for("worker.index"))
 
 
 @blueprint.post("/worker/logout")
 def logout() -> Response:
-    response = redirect(url_for("worker.index"))
-    response.delete_cookie(COOKIE)
+    browser_session.clear()
+    return redirect(url_for("worker.index"))
+
+
+@blueprint.get("/worker/signup")
+def signup_form() -> Response:
+    """The sign-up page, from an invitation link, or open when the setting says so."""
+    invitation = request.args.get("invitation", "")
+    if invitation and not invitation_is_valid(_store(), invitation):
+        return _signup_page(404, error="This invitation link is not valid: it expired or was used.")
+    if not invitation and not current_app.config[OPEN_SIGNUP]:
+        return _signup_page(
+            403, error="Signing up needs an invitation link: ask the team that runs this site."
+        )
+    return _signup_page(200, invitation=invitation)
+
+
+@blueprint.post("/worker/signup")
+def signup() -> Response:
+    invitation = request.form.get("invitation", "")
+    email = request.form.get("email", "")
+    try:
+        account = sign_up(
+            _store(),
+            email,
+            request.form.get("password", ""),
+            invitation or None,
+            bool(current_app.config[OPEN_SIGNUP]),
+        )
+    except WorkerError as error:
+        return _signup_page(400, error=str(error), invitation=invitation, email=email)
+    _start_session(account)
+    return redirect(url_for("worker.index"))
+
+
+def _signup_page(status: int, **context: Any) -> Response:
+    response = _page("signup.html", status, worker_id=None, **context)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the link's token stays here
     return response
 
 
@@ -168,22 +342,26 @@ def _task_page(
     status: int = 200,
 ) -> Response:
     hit_type = session.get(HITType, hit.hit_type_id)
-    question = parse_question(hit.question)
+    question = parse_question(hit.question, allow_http=True)  # accepted at CreateHIT
+    here = request.host_url.rstrip("/")
     query = {
         "assignmentId": assignment.id if assignment else NOT_ACCEPTED,
         "hitId": hit.id,
         "workerId": worker_id,
-        "turkSubmitTo": request.host_url.rstrip("/"),
+        "turkSubmitTo": here,
     }
     if question.kind == "external":
         separator = "&" if "?" in question.content else "?"
         frame_url = question.content + separator + urlencode(query)
-    else:
-        frame_url = url_for("worker.frame", hit_id=hit.id) + "?" + urlencode(query)
+    elif current_app.config.get("MTURK_CONTENT_URL"):
+        content_url = current_app.config["MTURK_CONTENT_URL"]
+        frame_url = f"{content_url}/tasks/{hit.id}?{urlencode(query)}"
+    else:  # a service run without a content origin (requester API only) shows no task
+        frame_url = "about:blank"
     can_accept = (
-        assignment is None and hit.status == "Assignable" and not _blocked(session, worker_id)
+        assignment is None and hit.status == "Assignable" and not _blocked(session, worker_id, hit)
     )
-    return _page(
+    response = _page(
         "task.html",
         status,
         hit=hit,
@@ -191,9 +369,40 @@ def _task_page(
         assignment=assignment,
         can_accept=can_accept,
         frame_url=frame_url,
+        frame_sandbox=_sandbox(frame_url, here),
         frame_height=question.frame_height or 640,
         error=error,
     )
+    task_origin = origin(frame_url) if frame_url.startswith("http") else None
+    response.headers["Content-Security-Policy"] = _frame_policy(task_origin)
+    return response
+
+
+def _sandbox(frame_url: str, here: str) -> str:
+    """The task frame's sandbox: a task on another origin may keep its own origin (storage)
+    and open windows; one on the worker site's own origin may not, or it could script the
+    worker's pages."""
+    if origin(frame_url) == origin(here):
+        return FRAME_SANDBOX_SAME_ORIGIN
+    return FRAME_SANDBOX
+
+
+def _frame_policy(task_origin: str | None = None) -> str:
+    """Worker pages frame only task content, and the worker site's own answer page that a
+    task's form lands on; no other site frames them."""
+    sources = " ".join(dict.fromkeys(filter(None, [task_origin, _content_origin(), "'self'"])))
+    return f"frame-src {sources}; frame-ancestors 'self'"
+
+
+def _content_origin() -> str | None:
+    url = current_app.config.get("MTURK_CONTENT_URL")
+    return origin(url) if url else None
+
+
+@blueprint.after_request
+def _frame_only_task_content(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", _frame_policy())
+    return response
 
 
 @blueprint.get("/worker/hits/<hit_id>")
@@ -230,7 +439,7 @@ def accept(session: Session, worker_id: str, hit_id: str) -> Response:
 
 
 def _why_not_accept(session: Session, hit: HIT, worker_id: str) -> str | None:
-    if _blocked(session, worker_id):
+    if _blocked(session, worker_id, hit):
         return "You are blocked by this requester."
     if hit.status != "Assignable":
         return "This HIT is no longer available."
@@ -279,31 +488,15 @@ def return_assignment(session: Session, worker_id: str, assignment_id: str) -> R
     return redirect(url_for("worker.index"))
 
 
-@blueprint.get("/worker/hits/<hit_id>/frame")
-def frame(hit_id: str) -> Response:
-    """The HTMLQuestion's own page, as MTurk serves it inside the task frame."""
-    with _store().transaction() as session:
-        hit = session.scalar(select(HIT).where(HIT.id == hit_id))
-        if hit is None:
-            return make_response("No such HIT.", 404)
-        question = parse_question(hit.question)
-    html = question.content.replace(
-        CROWD_ELEMENTS, url_for("worker.static", filename="crowd-html-elements.js")
-    )
-    response = make_response(html)
-    response.headers["Content-Security-Policy"] = (
-        "sandbox allow-scripts allow-forms allow-top-navigation-by-user-activation"
-    )
-    return response
-
-
-@blueprint.post("/mturk/externalSubmit")
+@blueprint.route("/mturk/externalSubmit", methods=["GET", "POST"])
 def external_submit() -> Response:
-    """Record a worker's answers as MTurk would: every field but assignmentId, as FreeText."""
-    assignment_id = request.form.get("assignmentId", "")
-    fields = [
-        (name, value) for name, value in request.form.items(multi=True) if name != "assignmentId"
-    ]
+    """Record a worker's answers as MTurk would: every field but assignmentId, as FreeText.
+    Task forms post them; mmturkey-style pages send them as the query of a GET, as MTurk
+    accepts too. Only a still Accepted assignment takes answers, and, when the request comes
+    with a worker's session, only that worker's own."""
+    values = request.form if request.method == "POST" else request.args
+    assignment_id = values.get("assignmentId", "")
+    fields = [(name, value) for name, value in values.items(multi=True) if name != "assignmentId"]
     back = url_for("worker.index", _external=True)
     with _store().transaction() as session:
         sweep_if_due(_store(), session)
@@ -312,6 +505,9 @@ def external_submit() -> Response:
         if problem is not None:
             return _submitted("Not submitted", problem, back, 409 if assignment else 400)
         assert assignment is not None
+        refused = _whose(session, assignment)
+        if refused is not None:
+            return _submitted("Not submitted", refused, back, 403)
         hit = session.scalar(select(HIT).where(HIT.id == assignment.hit_id))
         assert hit is not None
         hit_type = session.get(HITType, hit.hit_type_id)
@@ -337,6 +533,17 @@ def _why_not_submit(session: Session, assignment: Assignment | None) -> str | No
     hit = session.scalar(select(HIT).where(HIT.id == assignment.hit_id))
     if hit is None or hit.expiration <= now() or hit.status == "Disposed":
         return "This HIT has expired."
+    return None
+
+
+def _whose(session: Session, assignment: Assignment) -> str | None:
+    """Why this request may not submit this assignment: it is signed in as another worker,
+    or the assignment's worker has been disabled."""
+    signed_in_as = _session_worker(session)
+    if signed_in_as is not None and signed_in_as != assignment.worker_id:
+        return "This assignment is not yours: sign in as the worker who accepted it."
+    if is_disabled(session, assignment.worker_id):
+        return "This worker account is disabled."
     return None
 
 
