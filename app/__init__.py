@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import http
 from app.config import configure
@@ -46,4 +47,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         api.register_blueprint(views.blp)
     http.install(app)
     init_rate_limits(app)
+    hops = int(app.config["PROXY_HOPS"])
+    if hops:  # behind a TLS proxy: the client's address (rate limits) and scheme
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     return app

@@ -16,10 +16,16 @@ from flask_migrate import cli as migrate_cli
 from app import create_app, jobs, serving
 from app.bootstrap import SchemaNotCurrent, ensure_schema, prepare
 from app.extensions import db
+from app.gateway import credentials_path
 from app.services import accounts
 from mturk.service import create_service_app, local_store
 from mturk.service import schema as service_schema
+from mturk.service.content import create_content_app
+from mturk.service.requesters import RequesterError, ensure_local_credentials, requesters_group
+from mturk.service.store import Base as service_models
 from mturk.service.store import service_engine
+from mturk.service.workers import command_group as workers_group
+from mturk.service.workers import instance_secret_key
 
 
 class HitblocksGroup(FlaskGroup):
@@ -49,7 +55,7 @@ def db_upgrade_command(ctx: click.Context, **options: object) -> None:
     if app.config["MTURK_ENDPOINT"] == "local":
         engine = service_engine(app.config["MTURK_LOCAL_DATABASE_URL"])
         try:
-            service_schema.upgrade(engine)
+            service_schema.upgrade(engine, service_models.metadata)
             click.echo(f"MTurk service database: at {service_schema.current(engine)}.")
         finally:
             engine.dispose()
@@ -63,6 +69,10 @@ main = HitblocksGroup(
 )
 main.add_command(shell_command)
 main.add_command(routes_command)
+main.add_command(requesters_group)
+main.add_command(
+    workers_group(lambda: _local_app(current_app), lambda: _local_urls(current_app)[0])
+)
 
 
 @main.command("run")
@@ -142,13 +152,56 @@ def _listen(host: str, port: int, remedy: str) -> socket.socket:
 
 def _local_app(app: Flask) -> Flask:
     return create_service_app(
-        app.config["MTURK_LOCAL_DATABASE_URL"], Decimal(str(app.config["MTURK_LOCAL_BALANCE"]))
+        app.config["MTURK_LOCAL_DATABASE_URL"],
+        content_url=_local_urls(app)[1],
+        allow_http_external_url=bool(app.config["MTURK_LOCAL_ALLOW_HTTP_EXTERNAL_URL"]),
+        secret_key=app.config.get("MTURK_LOCAL_SECRET_KEY")
+        or instance_secret_key(app.instance_path),
+        open_signup=str(app.config.get("MTURK_LOCAL_OPEN_SIGNUP")).lower() in {"1", "true", "yes"},
+        proxy_hops=int(app.config["PROXY_HOPS"]),
     )
 
 
+def _local_urls(app: Flask) -> tuple[str, str]:
+    """Public URLs of the local service's worker site and of its task content origin."""
+    host = app.config["MTURK_LOCAL_HOST"]
+    site = app.config["MTURK_LOCAL_URL"] or _url(host, int(app.config["MTURK_LOCAL_PORT"]))
+    content = app.config["MTURK_LOCAL_CONTENT_URL"] or _url(
+        host, int(app.config["MTURK_LOCAL_CONTENT_PORT"])
+    )
+    return str(site).rstrip("/"), str(content).rstrip("/")
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _listen_content(app: Flask, host: str) -> socket.socket:
+    """Listen for the task content origin, and note the port it got (port 0 works)."""
+    sock = _listen(
+        host, int(app.config["MTURK_LOCAL_CONTENT_PORT"]), "set HITBLOCKS_MTURK_LOCAL_CONTENT_PORT"
+    )
+    app.config["MTURK_LOCAL_CONTENT_PORT"] = sock.getsockname()[1]
+    return sock
+
+
+def _ensure_local_requester(app: Flask) -> None:
+    """Hitblocks' own requester on the bundled service, its key in the credentials file."""
+    path = credentials_path(app)
+    if app.config["MTURK_ENDPOINT"] != "local" or path is None:
+        return
+    balance = Decimal(str(app.config["MTURK_LOCAL_BALANCE"]))
+    try:
+        ensure_local_credentials(app.config["MTURK_LOCAL_DATABASE_URL"], path, balance)
+    except RequesterError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _start_local_mturk(app: Flask, env: dict[str, str]) -> serving.Part:
-    """Listen for the local MTurk service, and tell the API (``env``) and the poller (``app``)
-    the port it got, then serve it from a gunicorn arbiter of its own."""
+    """Listen for the local MTurk service and its task content origin, and tell the API
+    (``env``) and the poller (``app``) the ports they got, then serve both from a gunicorn
+    arbiter of their own."""
+    _ensure_local_requester(app)
     host, port = app.config["MTURK_LOCAL_HOST"], int(app.config["MTURK_LOCAL_PORT"])
     sock = _listen(
         host,
@@ -157,12 +210,21 @@ def _start_local_mturk(app: Flask, env: dict[str, str]) -> serving.Part:
     )
     base = serving.base_url(host, sock)
     try:
+        content_sock = _listen_content(app, host)
+    except click.ClickException:
+        sock.close()
+        raise
+    try:
         app.config["MTURK_LOCAL_PORT"] = sock.getsockname()[1]
         env["HITBLOCKS_MTURK_LOCAL_PORT"] = str(sock.getsockname()[1])
-        part = serving.start_part("The local MTurk service", ["mturk-local"], sock, env)
+        env["HITBLOCKS_MTURK_LOCAL_CONTENT_PORT"] = str(content_sock.getsockname()[1])
+        command = ["mturk-local", "--content-fd", str(content_sock.fileno())]
+        part = serving.start_part("The local MTurk service", command, sock, env, [content_sock])
     finally:
         sock.close()
+        content_sock.close()
     click.echo(f"Local MTurk service: requester API at {base}/ , worker site at {base}/worker")
+    click.echo(f"Task content origin at {_local_urls(app)[1]}/")
     return part
 
 
@@ -183,27 +245,50 @@ def serve_api_command(ctx: click.Context, fd: int, workers: int, threads: int) -
 @main.command("mturk-local")
 @click.option("--host", default=None, help="Interface to listen on (HITBLOCKS_MTURK_LOCAL_HOST).")
 @click.option("--port", type=int, default=None, help="Port (HITBLOCKS_MTURK_LOCAL_PORT).")
+@click.option(
+    "--content-port",
+    type=int,
+    default=None,
+    help="Port of the task content origin (HITBLOCKS_MTURK_LOCAL_CONTENT_PORT).",
+)
 @click.option("--fd", type=int, default=None, hidden=True, help="Socket from `hitblocks run`.")
+@click.option("--content-fd", type=int, default=None, hidden=True)
 @click.pass_context
 def mturk_local_command(
-    ctx: click.Context, host: str | None, port: int | None, fd: int | None
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    content_port: int | None,
+    fd: int | None,
+    content_fd: int | None,
 ) -> None:
-    """Run only the local MTurk-compatible service: requester API and worker site."""
+    """Run only the local MTurk-compatible service: requester API, worker site and the task
+    content origin (on a port of its own)."""
     app = ctx.ensure_object(ScriptInfo).load_app()
-    if fd is None:
+    if fd is None or content_fd is None:
+        _ensure_local_requester(app)
         host = host or app.config["MTURK_LOCAL_HOST"]
         port = port if port is not None else int(app.config["MTURK_LOCAL_PORT"])
+        if content_port is not None:
+            app.config["MTURK_LOCAL_CONTENT_PORT"] = content_port
         sock = _listen(host, port, "use --port")
+        content_sock = _listen_content(app, host)
+        app.config["MTURK_LOCAL_HOST"], app.config["MTURK_LOCAL_PORT"] = host, sock.getsockname()[1]
         base = serving.base_url(host, sock)
         click.echo(f"Local MTurk service: requester API at {base}/ , worker site at {base}/worker")
-        fd = sock.fileno()
+        click.echo(f"Task content origin at {_local_urls(app)[1]}/")
+        fd, content_fd = sock.fileno(), content_sock.fileno()
     else:
         serving.stop_with_parent()
     local = _local_app(app)
+    content = create_content_app(local_store(local), _local_urls(app)[0])
+    dispatch = serving.ByPort(
+        {serving.listening_port(fd): local, serving.listening_port(content_fd): content}
+    )
     serving.serve(
-        local,
+        dispatch,
         [local_store(local).engine],
-        fd,
+        [fd, content_fd],
         name="hitblocks-mturk-local",
         workers=serving.MTURK_LOCAL_WORKERS,
         threads=serving.MTURK_LOCAL_THREADS,

@@ -31,7 +31,26 @@ class DefaultConfig:
     MTURK_LOCAL_PORT = 5001
     # Empty means "a SQLite file in the instance folder".
     MTURK_LOCAL_DATABASE_URL = ""
+    # Balance of the requester Hitblocks creates for itself on the bundled service's first start.
     MTURK_LOCAL_BALANCE = "10000.00"
+    # The access key MTurk calls are signed with, in ~/.aws/credentials format ([default]).
+    # Empty: with the bundled service, instance/mturk-local-credentials (written on its first
+    # start); with any other endpoint, the standard AWS credential chain.
+    MTURK_CREDENTIALS_FILE = ""
+    # The task content origin: HTMLQuestion pages run there, apart from the worker site, so
+    # that their frame may keep storage and open popups. Its own port by default; its public
+    # URL when it is reached at a host of its own behind a proxy (empty: http://HOST:PORT).
+    MTURK_LOCAL_CONTENT_PORT = 5002
+    MTURK_LOCAL_CONTENT_URL = ""
+    # The worker site's public URL, the only page that may frame task content (empty:
+    # http://MTURK_LOCAL_HOST:MTURK_LOCAL_PORT).
+    MTURK_LOCAL_URL = ""
+    # Accept ExternalQuestions at plain http:// URLs (local development only; MTurk refuses
+    # them).
+    MTURK_LOCAL_ALLOW_HTTP_EXTERNAL_URL = False
+    # Proxies in front of the API and the local MTurk service whose X-Forwarded-For, -Proto and
+    # -Host to believe (0: none, so a client cannot claim another address or https).
+    PROXY_HOPS = 0
     MTURK_REGION = "us-east-1"
     # Tries per MTurk call, retries included (botocore's standard mode: throttling and 5xx).
     MTURK_MAX_ATTEMPTS = 5

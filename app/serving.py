@@ -3,7 +3,8 @@
 ``hitblocks run`` is a small supervisor. It listens on the ports itself (so a port in use is
 reported at once, and port 0 works), hands each listening socket to a gunicorn arbiter of its
 own, one for the API and one for the bundled MTurk service, runs the scheduled jobs in its own
-process, and stops everything when it is stopped or when one part exits.
+process, and stops everything when it is stopped or when one part exits. The MTurk service's
+arbiter listens on two ports, the service's and its task content origin's (``ByPort``).
 
 - Two arbiters, not one serving both ports: the API calls the MTurk service, so a single pool
   of workers could be all busy waiting on calls that only a free worker could answer.
@@ -84,11 +85,18 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
 
 def serve(
-    app: Any, engines: Iterable[Engine], fd: int, *, name: str, workers: int, threads: int
+    app: Any,
+    engines: Iterable[Engine],
+    fd: int | Sequence[int],
+    *,
+    name: str,
+    workers: int,
+    threads: int,
 ) -> None:
-    """Serve ``app`` on the listening socket ``fd`` until stopped (SIGTERM, SIGINT)."""
+    """Serve ``app`` on the listening socket(s) ``fd`` until stopped (SIGTERM, SIGINT)."""
+    fds = [fd] if isinstance(fd, int) else list(fd)
     options = {
-        "bind": [f"fd://{fd}"],
+        "bind": [f"fd://{each}" for each in fds],
         "workers": workers,
         "worker_class": "gthread",
         "threads": threads,
@@ -100,6 +108,28 @@ def serve(
         "graceful_timeout": GRACEFUL_SECONDS,
     }
     GunicornServer(app, engines, options).run()
+
+
+def listening_port(fd: int) -> int:
+    """The port a listening socket handed over by its descriptor is bound to."""
+    with socket.socket(fileno=os.dup(fd)) as sock:
+        return int(sock.getsockname()[1])
+
+
+class ByPort:
+    """One WSGI app per listening port, for one arbiter serving several origins (the MTurk
+    service and its task content origin): gunicorn sets ``SERVER_PORT`` from the socket a
+    request came in on, never from the request's Host header."""
+
+    def __init__(self, apps: dict[int, Any]) -> None:
+        self.apps = apps
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        app = self.apps.get(int(environ.get("SERVER_PORT") or 0))
+        if app is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"Not found."]
+        return app(environ, start_response)
 
 
 def stop_with_parent() -> None:
@@ -120,12 +150,19 @@ class Part:
     process: subprocess.Popen[bytes]
 
 
-def start_part(name: str, command: Sequence[str], sock: socket.socket, env: dict[str, str]) -> Part:
-    """``hitblocks <command> --fd N`` in a new interpreter that inherits only the socket."""
+def start_part(
+    name: str,
+    command: Sequence[str],
+    sock: socket.socket,
+    env: dict[str, str],
+    more: Sequence[socket.socket] = (),
+) -> Part:
+    """``hitblocks <command> --fd N`` in a new interpreter that inherits only the socket, and
+    the sockets ``more`` (under the same numbers, which ``command`` names)."""
     fd = sock.fileno()
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", *command, "--fd", str(fd)],
-        pass_fds=[fd],
+        pass_fds=[fd, *(each.fileno() for each in more)],
         env=env,
     )
     return Part(name, process)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 import defusedxml.ElementTree as SafeET
@@ -49,8 +50,22 @@ class InvalidQuestion(ValueError):
     pass
 
 
-def parse_question(xml: str) -> Question:
-    """Read an HTMLQuestion or ExternalQuestion, as MTurk accepts them (untrusted input)."""
+class InsecureExternalURL(InvalidQuestion):
+    """An ExternalURL that is not HTTPS: MTurk refuses it (the worker site is HTTPS, and a
+    plain page in its frame could be read or changed on the way)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f'The value "{url}" is not valid for the parameter ExternalURL. '
+            "This URL must use the HTTPS protocol."
+        )
+
+
+def parse_question(xml: str, *, allow_http: bool = False) -> Question:
+    """Read an HTMLQuestion or ExternalQuestion, as MTurk accepts them (untrusted input).
+
+    ``allow_http``: accept a plain ``http://`` ExternalURL too (local development only).
+    """
     try:
         root = SafeET.fromstring(xml)
     except Exception as exc:  # defusedxml raises several kinds; all mean "not acceptable"
@@ -63,8 +78,8 @@ def parse_question(xml: str) -> Question:
         content = root.findtext(f"{{{EXTERNAL_QUESTION_NS}}}ExternalURL")
         height = root.findtext(f"{{{EXTERNAL_QUESTION_NS}}}FrameHeight")
         kind = "external"
-        if content is not None and not content.strip().startswith("https://"):
-            raise InvalidQuestion("ExternalURL must use HTTPS.")
+        if content is not None and content.strip():
+            _check_external_url(content.strip(), allow_http)
     else:
         raise InvalidQuestion("Question must be an HTMLQuestion or an ExternalQuestion.")
     if not content or not content.strip():
@@ -74,6 +89,19 @@ def parse_question(xml: str) -> Question:
     except ValueError:
         raise InvalidQuestion("FrameHeight must be a whole number.") from None
     return Question(kind, content.strip() if kind == "external" else content, frame_height)
+
+
+def _check_external_url(url: str, allow_http: bool) -> None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "http" and not allow_http:
+        raise InsecureExternalURL(url)
+    if scheme not in ("https", "http") or not host or any(ch.isspace() for ch in url):
+        raise InvalidQuestion(f"ExternalURL {url!r} is not a valid HTTPS URL.")
 
 
 def answers_xml(fields: list[tuple[str, str]]) -> str:

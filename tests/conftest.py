@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,8 +22,12 @@ from app import create_app
 from app.extensions import db
 from app.services.accounts import create_key
 from mturk.client import make_client, resolve_endpoint
-from mturk.service import create_service_app, faults, serve_in_thread
+from mturk.service import create_service_app, faults, local_store, serve_in_thread
+from mturk.service.content import create_content_app
+from mturk.service.requesters import write_credentials_file
 from mturk.service.wire import Faults
+from tests.helpers.requesters import new_requester
+from tests.worker_site import register_service
 
 POSTGRES_URL = os.environ.get(
     "HITBLOCKS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -152,6 +157,11 @@ class LocalMTurk:
     url: str
     app: Flask
     client: Any
+    content_url: str = ""  # the task content origin, on a port of its own
+    credentials_file: str = ""  # the client's requester key, in ~/.aws/credentials format
+
+    def __post_init__(self) -> None:
+        register_service(self.url, self.app)  # so that tests.worker_site can make workers
 
     @property
     def faults(self) -> Faults:
@@ -159,17 +169,29 @@ class LocalMTurk:
 
 
 @pytest.fixture
-def mturk_local(tmp_path: Path) -> Iterator[LocalMTurk]:
+def mturk_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalMTurk]:
     # Sweep on every request, so that tests see deadlines and auto-approvals at once.
+    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+    url, content_url = (f"http://127.0.0.1:{s.getsockname()[1]}" for s in sockets)
     local_app = create_service_app(
-        f"sqlite:///{tmp_path / 'mturk-local.sqlite3'}", sweep_interval=0
+        f"sqlite:///{tmp_path / 'mturk-local.sqlite3'}", sweep_interval=0, content_url=content_url
     )
-    server = serve_in_thread(local_app, "127.0.0.1", 0, poll_interval=0.05)
-    url = f"http://127.0.0.1:{server.server_port}"
-    client = make_client(resolve_endpoint(url, url), max_attempts=3)
-    yield LocalMTurk(url, local_app, client)
-    server.shutdown()
-    server.server_close()
+    content_app = create_content_app(local_store(local_app), url)
+    servers = [
+        serve_in_thread(app, "127.0.0.1", 0, poll_interval=0.05, fd=sock.fileno())
+        for app, sock in zip([local_app, content_app], sockets, strict=True)
+    ]
+    for sock in sockets:
+        sock.close()  # each server listens on its own duplicate
+    # A requester, whose key the client signs with, and so do apps made in the test.
+    issued, credentials_file = new_requester(local_app, "tests"), tmp_path / "mturk-credentials"
+    write_credentials_file(str(credentials_file), issued)
+    monkeypatch.setenv("HITBLOCKS_MTURK_CREDENTIALS_FILE", str(credentials_file))
+    client = make_client(resolve_endpoint(url, url), credentials=issued.credentials, max_attempts=3)
+    yield LocalMTurk(url, local_app, client, content_url, str(credentials_file))
+    for server in servers:
+        server.shutdown()
+        server.server_close()
     client.close()  # type: ignore[attr-defined]
     local_app.extensions["mturk_local_store"].dispose()
 
@@ -178,6 +200,7 @@ def mturk_local(tmp_path: Path) -> Iterator[LocalMTurk]:
 def publishing(app: Flask, mturk_local: LocalMTurk) -> LocalMTurk:
     """The API app publishing to the local MTurk service of this test."""
     app.config["MTURK_ENDPOINT"] = mturk_local.url
+    app.config["MTURK_CREDENTIALS_FILE"] = mturk_local.credentials_file
     app.config["MTURK_MAX_ATTEMPTS"] = 3
     return mturk_local
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 import threading
+import urllib.request
 
 import pytest
 from sqlalchemy import func, select
@@ -236,8 +237,9 @@ def test_a_worker_sees_and_submits_a_published_item(client, auth, make_hitblock,
     worker = Worker(publishing.url, "AWORKER1")
     page = worker.sign_in()
     assert hit_id in page
-    status, _, frame = worker.request(f"/worker/hits/{hit_id}/frame?assignmentId=X")
-    assert status == 200 and "Win a prize now!!!" in frame and 'value="spam"' in frame
+    with urllib.request.urlopen(f"{publishing.content_url}/tasks/{hit_id}", timeout=10) as task:
+        frame = task.read().decode()  # served from the task content origin
+    assert "Win a prize now!!!" in frame and 'value="spam"' in frame
     assert worker.submit(worker.accept(hit_id), [("label", "spam")])[0] == 200
     [assignment] = publishing.client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
     assert "<FreeText>spam</FreeText>" in assignment["Answer"]

@@ -27,7 +27,7 @@ def test_first_start_migrates_prints_a_working_key_and_restart_keeps_it(tmp_path
         worker_site = f"http://127.0.0.1:{mturk_port}/worker"
         assert any(worker_site in line for line in output), "the worker site URL is printed"
         with urllib.request.urlopen(worker_site, timeout=30) as page:
-            assert "Worker ID" in page.read().decode()
+            assert "Sign in as a worker" in page.read().decode()
             assert page.headers["Server"].startswith("gunicorn")
         key = printed_key(output)
         assert any(f"curl http://127.0.0.1:{port}/v1/hitblocks -u " in line for line in output)
@@ -72,7 +72,7 @@ def test_wsgi_module_exposes_the_app(tmp_path, monkeypatch):
 
 
 def test_mturk_local_command_serves_the_requester_api_and_worker_site(tmp_path):
-    from mturk.client import make_client, resolve_endpoint
+    from mturk.client import load_credentials_file, make_client, resolve_endpoint
 
     port = free_port()
     env = scratch_env(tmp_path, MTURK_LOCAL_BALANCE="25.00")
@@ -81,7 +81,9 @@ def test_mturk_local_command_serves_the_requester_api_and_worker_site(tmp_path):
         output = read_until(server, "Local MTurk service")
         assert any(f"http://127.0.0.1:{port}/worker" in line for line in output)
         url = f"http://127.0.0.1:{port}"
-        client = make_client(resolve_endpoint(url, url))
+        # Hitblocks' own requester, created on first start, its key kept beside the databases.
+        credentials = load_credentials_file(str(tmp_path / "mturk-local-credentials"))
+        client = make_client(resolve_endpoint(url, url), credentials=credentials)
         assert client.get_account_balance()["AvailableBalance"] == "25.00"
         client.close()
         with urllib.request.urlopen(f"{url}/worker", timeout=30) as page:

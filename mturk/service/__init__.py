@@ -7,40 +7,62 @@ it with ``endpoint_url`` and nothing else in Hitblocks knows the difference. Whe
 - ``operations``: the requester API, operation by operation; ``errors``: how it refuses;
 - ``lifecycle``: what time does to HITs and assignments, their statuses, the money;
 - ``worker_site``: the site where workers find, accept and submit work;
+- ``content``: the task content origin, where HTMLQuestion pages run, apart from the worker site;
 - ``store``: its tables and transactions.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
-from decimal import Decimal
 from typing import Any
 
 from flask import Flask, redirect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from mturk.service.operations import ALLOW_HTTP
 from mturk.service.store import Store
 from mturk.service.wire import Faults
 from mturk.service.wire import blueprint as requester_blueprint
 from mturk.service.worker_site import blueprint as worker_blueprint
+from mturk.service.worker_site import init_worker_site
 
 
 def create_service_app(
     database_url: str,
-    starting_balance: Decimal = Decimal("10000.00"),
     latency: float = 0.0,
     rate_per_second: float = 0.0,
     sweep_interval: float = 1.0,
+    content_url: str = "",
+    allow_http_external_url: bool = False,
+    secret_key: str | None = None,
+    open_signup: bool = False,
+    proxy_hops: int = 0,
 ) -> Flask:
     """``sweep_interval``: how often, at most, time-driven changes (assignment deadlines,
-    auto-approval, HIT expiry) are applied; they are applied before the next request after."""
+    auto-approval, HIT expiry) are applied; they are applied before the next request after.
+    ``content_url``: the public URL of the task content origin (``content``) that the worker
+    site frames; ``allow_http_external_url``: accept plain http:// ExternalURLs (local dev).
+    ``secret_key`` signs worker sessions (default: a new one, so sessions end with the
+    process); ``open_signup``: anyone may sign up as a worker, not only the invited.
+    ``proxy_hops``: how many proxies in front of the service to believe about the client's
+    address, scheme and host (``X-Forwarded-*``): sign-in limits and Secure cookies need them."""
     app = Flask(__name__, static_folder=None)
-    store = Store(database_url, int(starting_balance * 100), sweep_interval)
+    store = Store(database_url, sweep_interval)
+    store.settings[ALLOW_HTTP] = allow_http_external_url
+    app.config["MTURK_CONTENT_URL"] = content_url.rstrip("/")
     app.extensions["mturk_local_store"] = store
     app.extensions["mturk_local_faults"] = Faults(latency=latency, rate_per_second=rate_per_second)
     app.register_blueprint(requester_blueprint)
     app.register_blueprint(worker_blueprint)
+    csrf = init_worker_site(app, secret_key or secrets.token_hex(32), open_signup)
+    csrf.exempt(requester_blueprint)  # SigV4 protects the requester API
     app.add_url_rule("/", "home", lambda: redirect("/worker"), methods=["GET"])
+    if proxy_hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops, x_host=proxy_hops
+        )
     return app
 
 
@@ -69,9 +91,12 @@ class QuietHandler(KeepAliveHandler):
         pass
 
 
-def serve_in_thread(app: Flask, host: str, port: int, poll_interval: float = 0.5) -> BaseWSGIServer:
-    """Serve the local service from a daemon thread (``hitblocks run`` and the tests)."""
-    server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
+def serve_in_thread(
+    app: Flask, host: str, port: int, poll_interval: float = 0.5, fd: int | None = None
+) -> BaseWSGIServer:
+    """Serve the local service from a daemon thread (the tests); ``fd``: a socket already
+    listening (so that two apps can each be told the other's URL before either serves)."""
+    server = make_server(host, port, app, threaded=True, request_handler=QuietHandler, fd=fd)
     threading.Thread(
         target=server.serve_forever, args=(poll_interval,), name="mturk-local", daemon=True
     ).start()

@@ -49,6 +49,9 @@ def scratch_env(folder: Path, **settings: str) -> dict[str, str]:
         **os.environ,
         "HITBLOCKS_DATABASE_URL": f"sqlite:///{folder / 'api.sqlite3'}",
         "HITBLOCKS_MTURK_LOCAL_DATABASE_URL": f"sqlite:///{folder / 'mturk.sqlite3'}",
+        "HITBLOCKS_MTURK_CREDENTIALS_FILE": str(folder / "mturk-local-credentials"),
+        "HITBLOCKS_MTURK_LOCAL_SECRET_KEY": "scratch worker-session key",  # not instance/'s
+        "HITBLOCKS_MTURK_LOCAL_CONTENT_PORT": "0",  # any free port: tests run side by side
         "PYTHONUNBUFFERED": "1",
         **{f"HITBLOCKS_{name}": value for name, value in settings.items()},
     }

@@ -1,0 +1,121 @@
+"""The task content origin: where HTMLQuestion pages run, apart from the worker site.
+
+MTurk serves a requester's HTML from a sandbox domain of its own, never from the worker
+site. Here it is a WSGI app of its own on its own port (or host), sharing the service's
+store. Because its origin differs from the worker site's, the worker site's task frame can
+allow scripts, same-origin storage and popups (psiTurk-style tasks need them) without the
+task reaching the worker's session. It serves two things and nothing else: a HIT's
+HTMLQuestion page, as the requester wrote it, and the crowd-elements stand-in script.
+
+A task page is shown only for a HIT a worker could preview (Assignable, not expired), or for
+an assignment of that HIT that is still Accepted; any other assignment id is shown the
+preview, with ``assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE`` as MTurk does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    make_response,
+    redirect,
+    request,
+    send_from_directory,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from mturk.questions import parse_question
+from mturk.service.store import HIT, Assignment, Store, now
+
+NOT_ACCEPTED = "ASSIGNMENT_ID_NOT_AVAILABLE"
+CROWD_ELEMENTS = "https://assets.crowd.aws/crowd-html-elements.js"
+CROWD_ELEMENTS_HERE = "/assets/crowd-html-elements.js"
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+blueprint = Blueprint("content", __name__)
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: what a browser compares for same-origin."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def create_content_app(store: Store, worker_site_url: str) -> Flask:
+    """The content origin's app. ``worker_site_url``: the worker site's public URL, the only
+    page allowed to frame task content (CSP ``frame-ancestors``)."""
+    app = Flask(__name__, static_folder=None)
+    app.extensions["mturk_local_store"] = store
+    app.config["WORKER_SITE_ORIGIN"] = origin(worker_site_url)
+    app.register_blueprint(blueprint)
+    app.after_request(_protect)
+    return app
+
+
+def _protect(response: Response) -> Response:
+    """Framed only by the worker site; never sniffed into another type; no referrer to
+    the requester's links, which would carry the assignment id."""
+    ancestors = current_app.config["WORKER_SITE_ORIGIN"]
+    response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _store() -> Any:
+    return current_app.extensions["mturk_local_store"]
+
+
+@blueprint.get("/tasks/<hit_id>")
+def task(hit_id: str) -> Response:
+    """The HTMLQuestion's page, with MTurk's query parameters left for its scripts to read."""
+    assignment_id = request.args.get("assignmentId", NOT_ACCEPTED)
+    with _store().transaction() as session:
+        hit = session.scalar(select(HIT).where(HIT.id == hit_id))
+        if hit is None:
+            return _missing()
+        accepted = assignment_id != NOT_ACCEPTED and _is_accepted(session, hit, assignment_id)
+        previewable = hit.status == "Assignable" and hit.expiration > now()
+        if not accepted and not previewable:
+            return _missing()
+        question = parse_question(hit.question, allow_http=True)  # accepted at CreateHIT
+    if question.kind != "html":
+        return _missing()  # an ExternalQuestion is framed from the requester's own site
+    if not accepted and assignment_id != NOT_ACCEPTED:
+        query = request.args.to_dict(flat=True) | {"assignmentId": NOT_ACCEPTED}
+        return redirect(f"{request.path}?{urlencode(query)}", 303)
+    html = question.content.replace(CROWD_ELEMENTS, CROWD_ELEMENTS_HERE)
+    response = make_response(html)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.get(CROWD_ELEMENTS_HERE)
+def crowd_elements() -> Response:
+    """The stand-in for MTurk's crowd-html-elements.js that task pages load from here."""
+    return send_from_directory(STATIC, "crowd-html-elements.js", max_age=300)
+
+
+def _is_accepted(session: Session, hit: HIT, assignment_id: str) -> bool:
+    assignment = session.scalar(
+        select(Assignment).where(
+            Assignment.id == assignment_id,
+            Assignment.hit_id == hit.id,
+            Assignment.status == "Accepted",
+        )
+    )
+    return assignment is not None and assignment.deadline > now()
+
+
+def _missing() -> Response:
+    response = make_response("No such task.", 404)
+    response.mimetype = "text/plain"
+    return response
