@@ -28,25 +28,14 @@ from typing import Any
 import pytest
 
 from mturk.questions import EXTERNAL_QUESTION_NS, html_question
+from tests.helpers.browser import CHROMIUM, chromium
 from tests.worker_site import PASSWORD, email_of, ensure_worker
 
-CHROMIUM = os.environ.get("HITBLOCKS_TEST_CHROMIUM") or shutil.which("chromium") or ""
 OPENSSL = shutil.which("openssl") or ""
-if os.environ.get("HITBLOCKS_REQUIRE_BROWSER") and not CHROMIUM:
-    raise RuntimeError("HITBLOCKS_REQUIRE_BROWSER is set but Chromium is not installed")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM, reason="Chromium is not installed (apt-get install chromium)"),
     pytest.mark.skipif(not OPENSSL, reason="openssl is not installed"),
-]
-FLAGS = [
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--ignore-certificate-errors",  # the test's own self-signed certificate
 ]
 
 # The ad, as psiTurk shows it in the task frame: "Begin Experiment" opens the experiment in
@@ -135,16 +124,13 @@ def study_site(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def browser_context() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, chromium_sandbox=False, args=FLAGS
-        )
+    # The test's own self-signed certificate.
+    with chromium(playwright_api, "--ignore-certificate-errors") as browser:
         context = browser.new_context(
             ignore_https_errors=True, viewport={"width": 1280, "height": 900}
         )
         context.set_default_timeout(15_000)
         yield context
-        browser.close()
 
 
 def sign_in(page: Any, base_url: str, worker_id: str) -> None:

@@ -5,9 +5,7 @@ submit. Skipped when either is missing; ``.ci/run`` installs both."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -21,34 +19,20 @@ from app.services.polling import poll_once
 from mturk.questions import ANSWERS_NS
 from mturk.service import local_store
 from mturk.service.workers import create_invitations, signup_link
+from tests.helpers.browser import CHROMIUM, chromium
 
-CHROMIUM = os.environ.get("HITBLOCKS_TEST_CHROMIUM") or shutil.which("chromium") or ""
-if os.environ.get("HITBLOCKS_REQUIRE_BROWSER") and not CHROMIUM:
-    raise RuntimeError("HITBLOCKS_REQUIRE_BROWSER is set but Chromium is not installed")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM, reason="Chromium is not installed (apt-get install chromium)"
 )
-FLAGS = [
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
 def page(tmp_path) -> Iterator[Any]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, chromium_sandbox=False, args=FLAGS
-        )
+    with chromium(playwright_api) as browser:
         page = browser.new_page()
         page.set_default_timeout(15_000)
         yield page
-        browser.close()
 
 
 def publish(client, auth, make_hitblock, publishing, **hitblock_fields):
