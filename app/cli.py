@@ -193,7 +193,7 @@ def _ensure_local_requester(app: Flask) -> None:
     balance = Decimal(str(app.config["MTURK_LOCAL_BALANCE"]))
     try:
         ensure_local_credentials(app.config["MTURK_LOCAL_DATABASE_URL"], path, balance)
-    except RequesterError as exc:
+    except (RequesterError, service_schema.SchemaBehind) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -35,7 +35,9 @@ from sqlalchemy.engine import Engine
 # default; Ctrl-C stops at once).
 GRACEFUL_SECONDS = 30
 BACKLOG = 2048
-ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+# The path without its query: queries carry invitation tokens and assignment ids (which alone
+# let a task page submit), and the Basic user (the API key) is left out too.
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 # The bundled MTurk service: one process, its writes serialized by SQLite anyway (the store
 # begins every transaction IMMEDIATE); threads for the API's concurrent calls and the poller.
 MTURK_LOCAL_WORKERS = 1

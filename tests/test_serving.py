@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from app import serving
 from tests.helpers.servers import (
     SERVING,
     alive,
@@ -166,3 +167,10 @@ def test_a_port_in_use_is_refused_with_the_setting_to_change(tmp_path, taken):
     remedy = "HITBLOCKS_MTURK_LOCAL_PORT" if taken == "mturk" else "--port"
     assert remedy in output
     assert SERVING not in output
+
+
+def test_the_access_log_leaves_out_queries_and_the_basic_user():
+    """Queries carry invitation tokens and assignment ids, the Basic user is the API key."""
+    for secret_atom in ("%(r)s", "%(q)s", "%(u)s", "%(f)s"):
+        assert secret_atom not in serving.ACCESS_LOG_FORMAT
+    assert "%(U)s" in serving.ACCESS_LOG_FORMAT  # the path alone

@@ -39,6 +39,7 @@ def create_service_app(
     secret_key: str | None = None,
     open_signup: bool = False,
     proxy_hops: int = 0,
+    migrate: bool | None = None,
 ) -> Flask:
     """``sweep_interval``: how often, at most, time-driven changes (assignment deadlines,
     auto-approval, HIT expiry) are applied; they are applied before the next request after.
@@ -47,9 +48,10 @@ def create_service_app(
     ``secret_key`` signs worker sessions (default: a new one, so sessions end with the
     process); ``open_signup``: anyone may sign up as a worker, not only the invited.
     ``proxy_hops``: how many proxies in front of the service to believe about the client's
-    address, scheme and host (``X-Forwarded-*``): sign-in limits and Secure cookies need them."""
+    address, scheme and host (``X-Forwarded-*``): sign-in limits and Secure cookies need them.
+    ``migrate``: upgrade the database's schema on start (None: only on SQLite)."""
     app = Flask(__name__, static_folder=None)
-    store = Store(database_url, sweep_interval)
+    store = Store(database_url, sweep_interval, migrate)
     store.settings[ALLOW_HTTP] = allow_http_external_url
     app.config["MTURK_CONTENT_URL"] = content_url.rstrip("/")
     app.extensions["mturk_local_store"] = store

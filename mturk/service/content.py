@@ -46,7 +46,14 @@ blueprint = Blueprint("content", __name__)
 def origin(url: str) -> str:
     """``scheme://host[:port]`` of a URL: what a browser compares for same-origin."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:  # not a port at all: no origin anyone shares
+        return url
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
 def create_content_app(store: Store, worker_site_url: str) -> Flask:

@@ -4,8 +4,9 @@ expiry), the HIT statuses MTurk derives from its assignments, and the money appr
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mturk.fees import commission, format_amount
@@ -105,14 +106,38 @@ def sweep(session: Session) -> None:
         refresh_status(session, session.scalars(select(HIT).where(HIT.id == hit_id)).one(), at)
 
 
-def approve(session: Session, assignment: Assignment, feedback: str | None, at: float) -> None:
+def move(session: Session, assignment: Assignment, allowed: set[str], **values: Any) -> None:
+    """Change an assignment's state only if it is still in one of ``allowed``, in one
+    conditional UPDATE: of two concurrent calls (a retried approval, a sweep racing an
+    approval, an approval racing a rejection) exactly one changes it, whatever the database's
+    isolation, and the other is refused as MTurk refuses it."""
+    changed = session.execute(
+        update(Assignment)
+        .where(Assignment.id == assignment.id, Assignment.status.in_(allowed))
+        .values(**values)
+    ).rowcount  # type: ignore[attr-defined]
+    if changed != 1:
+        raise TurkError(
+            f"This operation can be called with a status of: {', '.join(sorted(allowed))}",
+            "AWS.MechanicalTurk.InvalidAssignmentState",
+        )
+    session.refresh(assignment)
+
+
+def approve(
+    session: Session,
+    assignment: Assignment,
+    feedback: str | None,
+    at: float,
+    allowed: frozenset[str] = frozenset({"Submitted"}),
+) -> None:
+    """Approve (once) and charge the HIT's requester its reward and MTurk's fee."""
+    values: dict[str, Any] = {"status": "Approved", "approval_time": at, "rejection_time": None}
+    if feedback is not None:
+        values["requester_feedback"] = feedback
+    move(session, assignment, set(allowed), **values)
     hit = session.scalars(select(HIT).where(HIT.id == assignment.hit_id)).one()
     hit_type = session.get_one(HITType, hit.hit_type_id)
     reward = Decimal(hit_type.reward_cents) / 100
     fee = cents(str(commission(reward, hit.max_assignments)))
     charge(session, hit.requester_id, hit_type.reward_cents + fee, fee, "reward", assignment.id)
-    assignment.status = "Approved"
-    assignment.approval_time = at
-    assignment.rejection_time = None
-    if feedback is not None:
-        assignment.requester_feedback = feedback

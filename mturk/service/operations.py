@@ -30,6 +30,7 @@ from mturk.service.lifecycle import (
     assignment_counts,
     cents,
     charge,
+    move,
     refresh_status,
 )
 from mturk.service.store import (
@@ -336,12 +337,7 @@ def approve_assignment(
 ) -> dict[str, Any]:
     assignment = _assignment(session, requester_id, params["AssignmentId"])
     allowed = {"Submitted"} | ({"Rejected"} if params.get("OverrideRejection") else set())
-    if assignment.status not in allowed:
-        raise TurkError(
-            f"This operation can be called with a status of: {', '.join(sorted(allowed))}",
-            "AWS.MechanicalTurk.InvalidAssignmentState",
-        )
-    approve(session, assignment, params.get("RequesterFeedback"), clock())
+    approve(session, assignment, params.get("RequesterFeedback"), clock(), frozenset(allowed))
     refresh_status(session, _hit(session, requester_id, assignment.hit_id))
     return {}
 
@@ -350,14 +346,14 @@ def reject_assignment(
     session: Session, requester_id: int, params: dict[str, Any]
 ) -> dict[str, Any]:
     assignment = _assignment(session, requester_id, params["AssignmentId"])
-    if assignment.status != "Submitted":
-        raise TurkError(
-            "This operation can be called with a status of: Submitted",
-            "AWS.MechanicalTurk.InvalidAssignmentState",
-        )
-    assignment.status = "Rejected"
-    assignment.rejection_time = clock()
-    assignment.requester_feedback = params["RequesterFeedback"]
+    move(
+        session,
+        assignment,
+        {"Submitted"},
+        status="Rejected",
+        rejection_time=clock(),
+        requester_feedback=params["RequesterFeedback"],
+    )
     return {}
 
 

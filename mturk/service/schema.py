@@ -79,12 +79,12 @@ def upgrade(engine: Engine, metadata: MetaData) -> None:
         command.upgrade(config, "head")
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Run the migration scripts themselves up (or down) to ``revision``: for tests and for
-    ``hitblocks db`` commands, never the create_all shortcut."""
+def migrate(engine: Engine, revision: str = "head", *, down: bool = False) -> None:
+    """Run the migration scripts themselves up (or, with ``down``, down) to ``revision``: for
+    tests and for ``hitblocks db`` commands, never the create_all shortcut."""
     with _migrating(engine) as connection:
         config = _config(connection)
-        if revision == "base" or (current_of(connection) or "") > revision:
+        if down:
             command.downgrade(config, revision)
         else:
             command.upgrade(config, revision)

@@ -29,6 +29,7 @@ MISMATCH = (
     "your AWS Secret Access Key and signing method. Consult the service documentation for "
     "details."
 )
+_HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _PART = re.compile(r"\s*(Credential|SignedHeaders|Signature)=([^,\s]*)\s*")
 
 
@@ -75,6 +76,10 @@ def parse_authorization(header: str) -> Authorization:
     ]
     if missing:
         raise Refused("IncompleteSignatureException", " ".join(missing))
+    if not _HEX_SIGNATURE.fullmatch(parts["Signature"]):  # compared as ASCII text below
+        raise Refused(
+            "IncompleteSignatureException", "Signature must be 64 hexadecimal characters."
+        )
     scope = parts["Credential"].split("/")
     if len(scope) != 5 or scope[4] != "aws4_request" or not all(scope):
         raise Refused(

@@ -7,6 +7,7 @@ service, not to Hitblocks, and is not migrated with the API's Alembic history.
 
 from __future__ import annotations
 
+import os
 import secrets
 import string
 import time
@@ -268,12 +269,25 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def service_engine(url: str) -> Engine:
-    """The service database's engine; on SQLite, with the pragmas and transactions above."""
+    """The service database's engine; on SQLite, with the pragmas and transactions above, and
+    its file readable by its owner only: it holds requesters' secrets and workers' hashes."""
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
+        _owner_only(engine.url.database)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _owner_only(path: str | None) -> None:
+    """Create the SQLite file (or tighten it) as 0600; SQLite gives its WAL and shared-memory
+    files the database file's permissions."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(name):
+            os.chmod(name, 0o600)
 
 
 class Store:

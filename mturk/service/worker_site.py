@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 from flask import (
     Blueprint,
     Flask,
+    Request,
     current_app,
     g,
     has_request_context,
@@ -37,7 +38,7 @@ from flask import (
     url_for,
 )
 from flask import session as browser_session
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import Select, func, select
@@ -46,7 +47,8 @@ from werkzeug.wrappers import Response
 
 from mturk.questions import answers_xml, parse_question
 from mturk.service.content import NOT_ACCEPTED, origin
-from mturk.service.lifecycle import DONE_STATUSES, refresh_status, sweep_if_due
+from mturk.service.errors import TurkError
+from mturk.service.lifecycle import DONE_STATUSES, move, refresh_status, sweep_if_due
 from mturk.service.store import (
     HIT,
     Assignment,
@@ -93,11 +95,24 @@ def _store() -> Any:
 
 class WorkerSessions(SecureCookieSessionInterface):
     """Flask's signed cookie session, marked Secure whenever the request came over https
-    (directly, or through a proxy that ProxyFix trusts)."""
+    (directly, or through a proxy that ProxyFix trusts), and safe from cookie tossing:
+    cookies ignore ports and a sibling host may set cookies for the whole domain, so a task
+    page's script could plant its own signed-in session for the worker site. Over https the
+    cookie is ``__Host-`` prefixed (browsers let no other host set it); and a request that
+    carries two session cookies (one planted) has no session at all."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         configured = bool(app.config["SESSION_COOKIE_SECURE"])
         return configured or (has_request_context() and request.is_secure)
+
+    def get_cookie_name(self, app: Flask) -> str:
+        name = super().get_cookie_name(app)
+        return f"__Host-{name}" if has_request_context() and request.is_secure else name
+
+    def open_session(self, app: Flask, incoming: Request) -> SecureCookieSession | None:
+        if len(incoming.cookies.getlist(self.get_cookie_name(app))) > 1:
+            return self.session_class()  # one of them was planted: trust neither
+        return super().open_session(app, incoming)
 
 
 def init_worker_site(app: Flask, secret_key: str, open_signup: bool) -> CSRFProtect:
@@ -329,7 +344,9 @@ def signup() -> Response:
 
 def _signup_page(status: int, **context: Any) -> Response:
     response = _page("signup.html", status, worker_id=None, **context)
-    response.headers["Referrer-Policy"] = "no-referrer"  # the link's token stays here
+    # The link's token goes to no other site; the worker site's own form still gets the
+    # Referer that CSRF protection checks over https.
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 
@@ -481,7 +498,10 @@ def work(session: Session, worker_id: str, assignment_id: str) -> Response:
 def return_assignment(session: Session, worker_id: str, assignment_id: str) -> Response:
     assignment = _own_assignment(session, assignment_id, worker_id)
     if assignment is not None:
-        assignment.status = "Returned"
+        try:
+            move(session, assignment, {"Accepted"}, status="Returned")
+        except TurkError:
+            return redirect(url_for("worker.index"))  # submitted or returned meanwhile
         hit = session.scalar(select(HIT).where(HIT.id == assignment.hit_id))
         assert hit is not None
         refresh_status(session, hit)
@@ -513,10 +533,18 @@ def external_submit() -> Response:
         hit_type = session.get(HITType, hit.hit_type_id)
         assert hit_type is not None
         at = now()
-        assignment.answer = answers_xml(fields)
-        assignment.status = "Submitted"
-        assignment.submit_time = at
-        assignment.auto_approval_time = at + hit_type.auto_approval_delay
+        try:  # once: of two submits at once (a double click, a retry), one records
+            move(
+                session,
+                assignment,
+                {"Accepted"},
+                answer=answers_xml(fields),
+                status="Submitted",
+                submit_time=at,
+                auto_approval_time=at + hit_type.auto_approval_delay,
+            )
+        except TurkError:
+            return _submitted("Not submitted", "This assignment was already submitted.", back, 409)
         refresh_status(session, hit, at)
     return _submitted("HIT submitted", "Your work was submitted. Thank you!", back, 200)
 

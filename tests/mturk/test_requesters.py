@@ -5,9 +5,15 @@ and the credentials Hitblocks keeps for itself on the bundled service."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import re
 import stat
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import boto3
@@ -33,7 +39,7 @@ from mturk.service.requesters import (
     ensure_local_credentials,
     ledger,
 )
-from mturk.service.store import Requester
+from mturk.service.store import Assignment, LedgerEntry, Requester
 from mturk.service.wire import SERVICE_MODEL
 from tests.helpers.requesters import client_for, new_requester
 from tests.worker_site import Worker, complete
@@ -413,3 +419,69 @@ def test_a_block_keeps_a_worker_from_that_requesters_hits_only(mturk_local):
     assert "You are blocked by this requester." in page
     assert blocker.list_assignments_for_hit(HITId=blocked_hit)["NumResults"] == 0
     worker.accept(open_hit)
+
+
+@pytest.mark.postgres
+def test_concurrent_approvals_on_postgres_pay_once(postgres_schema_url):
+    """Eight ApproveAssignment calls at once (a retried call, two tools) on PostgreSQL, whose
+    transactions are not serialized as SQLite's: one approves and charges, the rest refuse."""
+    service = create_service_app(postgres_schema_url, sweep_interval=0, migrate=True)
+    server = serve_in_thread(service, "127.0.0.1", 0, poll_interval=0.05)
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        issued = new_requester(service, "alice", "100.00")
+        clients = [client_for(url, issued) for _ in range(8)]
+        hit_id = new_hit(clients[0], MaxAssignments=1)["HITId"]
+        with local_store(service).transaction() as session:
+            now = time.time()
+            submitted = Assignment(id="A" * 30, hit_id=hit_id, worker_id="AWORKER1",
+                                   status="Submitted", deadline=now + 600, submit_time=now,
+                                   auto_approval_time=now + 9000)  # fmt: skip
+            session.add(submitted)
+        barrier = threading.Barrier(8)
+
+        def approve(client):
+            barrier.wait()
+            try:
+                client.approve_assignment(AssignmentId="A" * 30)
+                return "approved"
+            except ClientError as error:
+                return error.response["Error"]["Code"]
+
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(approve, clients))
+        assert outcomes.count("approved") == 1, outcomes
+        assert clients[0].get_account_balance()["AvailableBalance"] == "99.40"  # 0.50 + 20%
+        with local_store(service).transaction() as session:
+            rewards = session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "reward"))
+            assert len(rewards.all()) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        local_store(service).dispose()
+
+
+@pytest.mark.parametrize("signature", ["é" * 64, "ABCDEF" + "0" * 58, "0" * 63])
+def test_a_signature_that_is_not_hex_is_refused_not_a_server_error(mturk_local, signature):
+    issued = new_requester(mturk_local.app, "mallory")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    request = urllib.request.Request(
+        mturk_local.url + "/",
+        data=b"{}",
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "MTurkRequesterServiceV20170117.GetAccountBalance",
+            "X-Amz-Date": stamp,
+            "Authorization": (
+                f"AWS4-HMAC-SHA256 Credential={issued.access_key_id}/{stamp[:8]}/us-east-1/"
+                f"mturk-requester/aws4_request, SignedHeaders=host;x-amz-date, "
+                f"Signature={signature}"
+            )
+            .encode()
+            .decode("latin-1"),
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400
+    assert json.loads(refused.value.read())["__type"] == "IncompleteSignatureException"

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from mturk.client import make_client, resolve_endpoint
 from mturk.questions import EXTERNAL_QUESTION_NS, html_question
 from mturk.service import create_service_app, local_store, serve_in_thread
+from mturk.service.content import origin
 from mturk.service.requesters import load_credentials_file
 from tests.helpers.requesters import client_for, new_requester
 from tests.helpers.servers import free_port, hitblocks, read_until, scratch_env, stop
@@ -266,3 +267,12 @@ def test_mturk_local_serves_the_content_origin_on_a_port_of_its_own(tmp_path):
         assert fetch(f"{url}/worker")[0] == 200
     finally:
         assert stop(server) == 0
+
+
+def test_origins_are_compared_as_browsers_compare_them():
+    """Default ports, case and user info do not make another origin: an ExternalURL at
+    https://work.example.org:443 is the worker site's own origin and is framed as such."""
+    assert origin("https://Work.Example.org:443/a?b") == "https://work.example.org"
+    assert origin("https://user:pw@work.example.org/") == "https://work.example.org"
+    assert origin("http://127.0.0.1:5001/worker") == "http://127.0.0.1:5001"
+    assert origin("https://work.example.org:8443/") != origin("https://work.example.org/")

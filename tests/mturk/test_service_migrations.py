@@ -3,6 +3,7 @@ and PostgreSQL, a database from before migrations is adopted, and drift is caugh
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import Column, Integer, create_engine, inspect, text
 
 from app.cli import main
 from mturk.service import schema
-from mturk.service.store import HIT, Base
+from mturk.service.store import HIT, Base, Store
 
 BEFORE_MIGRATIONS = (
     Path(__file__).parent.parent / "helpers" / "service_schema_before_migrations.sql"
@@ -30,7 +31,7 @@ def diff_after_migrating(url: str) -> list:
                 connection, opts={"compare_type": True, "version_table": schema.VERSION_TABLE}
             )
             diff = compare_metadata(context, Base.metadata)
-        schema.migrate(engine, "base")
+        schema.migrate(engine, "base", down=True)
         with engine.connect() as connection:
             assert set(inspect(connection).get_table_names()) == {schema.VERSION_TABLE}
         return diff
@@ -87,6 +88,8 @@ def test_a_database_from_before_migrations_is_adopted_and_upgraded(tmp_path):
             text("SELECT id, balance_cents FROM requesters WHERE name = 'hitblocks'")
         ).one()
         assert balance == 4200
+        opening = connection.execute(text("SELECT kind, amount_cents FROM ledger")).one()
+        assert tuple(opening) == ("funding", 4200)  # the ledger explains the balance
         for table in ("hit_types", "hits", "worker_blocks"):
             owners = connection.execute(text(f"SELECT requester_id FROM {table}")).scalars()
             assert set(owners) == {owner}
@@ -118,3 +121,12 @@ def test_hitblocks_db_upgrade_also_upgrades_the_service_database(tmp_path):
     engine = create_engine(service_url)
     assert schema.current(engine) == schema.head()
     engine.dispose()
+
+
+def test_the_service_database_file_is_readable_by_its_owner_only(tmp_path):
+    """It holds requesters' secrets (SigV4 needs them as they are) and workers' hashes."""
+    path = tmp_path / "s.sqlite3"
+    Store(f"sqlite:///{path}").dispose()
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if name.exists():
+            assert stat.S_IMODE(name.stat().st_mode) == 0o600, name

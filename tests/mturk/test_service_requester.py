@@ -484,7 +484,7 @@ def test_requests_must_be_signed_and_name_an_operation(mturk_local):
     scope = "Credential=AKIAX/20260101/us-east-1/mturk-requester/aws4_request"
     parsed = {
         **bogus,
-        "Authorization": f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host, Signature=0",
+        "Authorization": f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host, Signature={'0' * 64}",
     }
     assert post({**parsed, "X-Amz-Target": "Nope.Op"}) == (400, "UnknownOperationException")
     assert post({**parsed, "X-Amz-Target": target}) == (400, "UnrecognizedClientException")

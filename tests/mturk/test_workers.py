@@ -26,6 +26,7 @@ from mturk.service.workers import (
     disable_worker,
     instance_secret_key,
     reset_password,
+    signup_link,
 )
 from tests.worker_site import PASSWORD, Worker
 
@@ -150,8 +151,9 @@ def test_the_session_cookie_is_httponly_lax_and_secure_over_https(tmp_path):
         )
         assert response.status_code == 302
         cookie = response.headers["Set-Cookie"]
-        assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-        assert ("Secure" in cookie) is secure
+        name = f"__Host-{COOKIE}" if secure else COOKIE  # no other host can set it over https
+        assert cookie.startswith(f"{name}=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+        assert ("Secure" in cookie) is secure and "Domain" not in cookie and "Path=/" in cookie
 
 
 def test_a_disabled_worker_loses_the_session_the_sign_in_and_the_submit(mturk_local):
@@ -404,3 +406,29 @@ def test_behind_a_trusted_proxy_the_cookie_is_secure_for_https_clients(tmp_path)
         )
         assert response.status_code == 302, response.get_data(as_text=True)
         assert ("Secure" in response.headers["Set-Cookie"]) is secure
+
+
+def test_a_session_cookie_planted_beside_the_workers_own_makes_no_session(mturk_local):
+    """Cookie tossing: a task page on another port of the host (or a sibling host) sets a
+    signed-in session of the attacker's for /worker; the browser sends both. Neither counts."""
+    attacker, victim = Worker(mturk_local.url, "AATTACKER01"), Worker(mturk_local.url, "AVICTIM01")
+    attacker.sign_in()
+    victim.sign_in()
+    planted = next(c.value for c in attacker.cookies if c.name == COOKIE)
+    own = next(c.value for c in victim.cookies if c.name == COOKIE)
+    tossed = Worker(mturk_local.url, "AVICTIM01", create=False)
+    tossed.opener.addheaders = [("Cookie", f"{COOKIE}={planted}; {COOKIE}={own}")]
+    assert not signed_in(tossed)
+    assert "AATTACKER01" not in tossed.request("/worker")[2]
+
+
+def test_the_sign_up_page_keeps_the_referer_its_own_https_form_needs(tmp_path):
+    """Over https CSRF protection wants a same-origin Referer: the sign-up page (whose URL
+    holds the invitation) must let the browser send it to its own site, and to no other."""
+    app = create_service_app(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    [token] = create_invitations(local_store(app), 1)
+    page = app.test_client().get(
+        signup_link("https://work.example.org", token), base_url="https://work.example.org"
+    )
+    assert page.status_code == 200
+    assert page.headers["Referrer-Policy"] == "same-origin"

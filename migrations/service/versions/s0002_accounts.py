@@ -126,6 +126,15 @@ def upgrade():
             {"balance": balance or 0, "now": time.time()},
         )
     owner = bind.execute(sa.text("SELECT id FROM requesters WHERE name = 'hitblocks'")).scalar()
+    if balance:  # the ledger explains every balance: this one opens it
+        bind.execute(
+            sa.text(
+                "INSERT INTO ledger (requester_id, kind, amount_cents, fee_cents, balance_cents,"
+                " reference, at) VALUES (:owner, 'funding', :balance, 0, :balance,"
+                " 'opening balance', :now)"
+            ),
+            {"owner": owner, "balance": balance, "now": time.time()},
+        )
     op.drop_table("account")
 
     for table in (*OWNED, "worker_messages"):
