@@ -95,7 +95,7 @@ def main() -> None:
         if not page["has_more"]:
             break
         after = page["data"][-1]["id"]
-    worker = Worker(url, "ABENCH1")
+    worker = Worker(url, "ABENCH1", app=local)
     worker.sign_in()
     for item in items[: args.with_work]:
         worker.submit(worker.accept(item["hit_id"]), [("transcription", "12.00")])

@@ -20,6 +20,7 @@ HIT_ALREADY_EXISTS = "AWS.MechanicalTurk.HitAlreadyExists"
 INVALID_HIT_STATE = "AWS.MechanicalTurk.InvalidHITState"
 INVALID_ASSIGNMENT_STATE = "AWS.MechanicalTurk.InvalidAssignmentState"
 DUPLICATE_REQUEST = "AWS.MechanicalTurk.DuplicateRequest"
+PAGE_SIZE = 100  # MaxResults of every List call (MTurk's maximum)
 _HIT_ID_IN_MESSAGE = re.compile(r"\b[A-Z0-9]{20,64}\b")
 
 
@@ -185,23 +186,30 @@ class MTurkGateway:
             raise
         return CreatedHit(str(response["HIT"]["HITId"]), recovered=False)
 
-    def _pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
-        """Every page of a List operation, 100 items a page, through boto3's paginator (which
-        follows NextToken); errors translated as they come."""
+    def _pages(self, operation: str, items: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every page of a List operation, ``PAGE_SIZE`` items a page, through boto3's
+        paginator (which follows NextToken); errors translated as they come.
+
+        MTurk puts a NextToken on every non-empty page, the last one included, and answers
+        the call after it with an empty page. A page shorter than asked is the last one, so
+        that call is not made: a HIT's assignments cost one call, not two.
+        """
         paginator = self.client.get_paginator(operation)
-        pages = iter(paginator.paginate(**params, PaginationConfig={"PageSize": 100}))
+        pages = iter(paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE}))
         while True:
             with self._translate():
                 page = next(pages, None)
             if page is None:
                 return
             yield page
+            if len(page.get(items, [])) < PAGE_SIZE:
+                return
 
     def hits_by_annotation(self, annotations: set[str]) -> dict[str, str]:
         """HIT ids by RequesterAnnotation, over the account's HITs until all are found
         (ListHITs; for recovery only: it costs a call per 100 HITs)."""
         found: dict[str, str] = {}
-        for page in self._pages("list_hits"):
+        for page in self._pages("list_hits", "HITs"):
             for hit in page.get("HITs", []):
                 if hit.get("RequesterAnnotation") in annotations:
                     found[hit["RequesterAnnotation"]] = hit["HITId"]
@@ -211,7 +219,9 @@ class MTurkGateway:
 
     def reviewable_hits(self, hit_type_id: str) -> Iterator[HitInfo]:
         """HITs of a HIT type whose work is all in (or that expired), page by page."""
-        for page in self._pages("list_reviewable_hits", HITTypeId=hit_type_id, Status="Reviewable"):
+        for page in self._pages(
+            "list_reviewable_hits", "HITs", HITTypeId=hit_type_id, Status="Reviewable"
+        ):
             for hit in page.get("HITs", []):
                 yield HitInfo(
                     hit["HITId"], hit["HITStatus"], hit["Expiration"], hit["MaxAssignments"]
@@ -219,7 +229,9 @@ class MTurkGateway:
 
     def assignments(self, hit_id: str, statuses: list[str]) -> list[AssignmentInfo]:
         """Every assignment of a HIT in these statuses, all pages."""
-        pages = self._pages("list_assignments_for_hit", HITId=hit_id, AssignmentStatuses=statuses)
+        pages = self._pages(
+            "list_assignments_for_hit", "Assignments", HITId=hit_id, AssignmentStatuses=statuses
+        )
         return [_assignment(raw) for page in pages for raw in page.get("Assignments", [])]
 
     def get_assignment(self, assignment_id: str) -> AssignmentInfo:

@@ -4,8 +4,12 @@ MTurk serves a requester's HTML from a sandbox domain of its own, never from the
 site. Here it is a WSGI app of its own on its own port (or host), sharing the service's
 store. Because its origin differs from the worker site's, the worker site's task frame can
 allow scripts, same-origin storage and popups (psiTurk-style tasks need them) without the
-task reaching the worker's session. It serves two things and nothing else: a HIT's
-HTMLQuestion page, as the requester wrote it, and the crowd-elements stand-in script.
+task reaching the worker's session. It serves three things and nothing else: a HIT's
+HTMLQuestion page, as the requester wrote it, and stand-ins for the two scripts MTurk's
+templates load from Amazon (crowd-html-elements.js and externalHIT_v1.js), so that a task
+page works with no internet: references to Amazon's copies are rewritten to the stand-ins,
+and forms posting to MTurk's own externalSubmit (production or sandbox) post to the
+service's instead.
 
 A task page is shown only for a HIT a worker could preview (Assignable, not expired), or for
 an assignment of that HIT that is still Accepted; any other assignment id is shown the
@@ -14,6 +18,7 @@ preview, with ``assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE`` as MTurk does.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -37,6 +42,15 @@ from mturk.service.store import HIT, Assignment, Store, now
 NOT_ACCEPTED = "ASSIGNMENT_ID_NOT_AVAILABLE"
 CROWD_ELEMENTS = "https://assets.crowd.aws/crowd-html-elements.js"
 CROWD_ELEMENTS_HERE = "/assets/crowd-html-elements.js"
+EXTERNAL_HIT = re.compile(
+    r"(?:https?:)?//(?:s3\.amazonaws\.com/mturk-public|mturk-public\.s3\.amazonaws\.com)"
+    r"/externalHIT_v1\.js",
+    re.IGNORECASE,
+)
+EXTERNAL_HIT_HERE = "/assets/externalHIT_v1.js"
+MTURK_SUBMIT = re.compile(
+    r"https?://(?:www|workersandbox)\.mturk\.com/mturk/externalSubmit", re.IGNORECASE
+)
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -99,10 +113,26 @@ def task(hit_id: str) -> Response:
     if not accepted and assignment_id != NOT_ACCEPTED:
         query = request.args.to_dict(flat=True) | {"assignmentId": NOT_ACCEPTED}
         return redirect(f"{request.path}?{urlencode(query)}", 303)
-    html = question.content.replace(CROWD_ELEMENTS, CROWD_ELEMENTS_HERE)
-    response = make_response(html)
+    response = make_response(_offline(question.content))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _offline(html: str) -> str:
+    """The page with Amazon's scripts swapped for the stand-ins and MTurk's externalSubmit
+    for the service's. The submit address is the worker site's origin this app was made with,
+    which is what the worker site passes as ``turkSubmitTo``: the query's own value is not
+    written into the page, so a crafted link cannot send a form's answers anywhere else."""
+    submit = current_app.config["WORKER_SITE_ORIGIN"] + "/mturk/externalSubmit"
+    html = html.replace(CROWD_ELEMENTS, CROWD_ELEMENTS_HERE)
+    html = EXTERNAL_HIT.sub(EXTERNAL_HIT_HERE, html)
+    return MTURK_SUBMIT.sub(lambda _: submit, html)
+
+
+@blueprint.get(EXTERNAL_HIT_HERE)
+def external_hit() -> Response:
+    """The stand-in for Amazon's externalHIT_v1.js: fills in assignmentId, as Amazon's does."""
+    return send_from_directory(STATIC, "externalHIT_v1.js", max_age=300)
 
 
 @blueprint.get(CROWD_ELEMENTS_HERE)

@@ -164,31 +164,34 @@ def test_endpoints():
 def test_lists_follow_next_token_through_boto3s_paginator(stubbed):
     gateway, stubber = stubbed
     assignment = {
-        "AssignmentId": "A1",
         "WorkerId": "W1",
         "HITId": "H1",
         "AssignmentStatus": "Submitted",
         "Answer": "<x/>",
     }
+    full = [{**assignment, "AssignmentId": f"A{n}"} for n in range(100)]
     params = {"HITId": "H1", "AssignmentStatuses": ["Submitted"], "MaxResults": 100}
     stubber.add_response(
         "list_assignments_for_hit",
-        {"Assignments": [assignment], "NextToken": "page2", "NumResults": 1},
+        {"Assignments": full, "NextToken": "page2", "NumResults": 100},
         params,
     )
     stubber.add_response(
         "list_assignments_for_hit",
-        {"Assignments": [{**assignment, "AssignmentId": "A2"}], "NumResults": 1},
+        {"Assignments": [{**assignment, "AssignmentId": "LAST"}], "NextToken": "p3"},
         {**params, "NextToken": "page2"},
     )
+    # No third call: a page shorter than asked is the last, though MTurk gives it a NextToken.
     found = gateway.assignments("H1", ["Submitted"])
-    assert [a.assignment_id for a in found] == ["A1", "A2"]
+    assert [a.assignment_id for a in found] == [f"A{n}" for n in range(100)] + ["LAST"]
 
 
 def test_an_error_on_a_later_page_is_translated(stubbed):
     gateway, stubber = stubbed
+    hit = {"HITStatus": "Reviewable", "Expiration": 0, "MaxAssignments": 1}
+    full = [{**hit, "HITId": f"H{n}"} for n in range(100)]
     params = {"HITTypeId": "T1", "Status": "Reviewable", "MaxResults": 100}
-    stubber.add_response("list_reviewable_hits", {"HITs": [], "NextToken": "p2"}, params)
+    stubber.add_response("list_reviewable_hits", {"HITs": full, "NextToken": "p2"}, params)
     stubber.add_client_error("list_reviewable_hits", "ServiceFault", http_status_code=500)
     with pytest.raises(MTurkUnavailable):
         list(gateway.reviewable_hits("T1"))

@@ -276,3 +276,67 @@ def test_origins_are_compared_as_browsers_compare_them():
     assert origin("https://user:pw@work.example.org/") == "https://work.example.org"
     assert origin("http://127.0.0.1:5001/worker") == "http://127.0.0.1:5001"
     assert origin("https://work.example.org:8443/") != origin("https://work.example.org/")
+
+
+# MTurk's own sample HTMLQuestion: Amazon's externalHIT_v1.js, a form posting to MTurk's
+# externalSubmit, a hidden assignmentId that the script fills in from the query.
+SAMPLE = """<!DOCTYPE html>
+<html>
+ <head>
+  <meta http-equiv='Content-Type' content='text/html; charset=UTF-8'/>
+  <script type='text/javascript' src='https://s3.amazonaws.com/mturk-public/externalHIT_v1.js'></script>
+ </head>
+ <body>
+  <form name='mturk_form' method='post' id='mturk_form' action='{submit}'>
+  <input type='hidden' value='' name='assignmentId' id='assignmentId'/>
+  <h1>What's up?</h1>
+  <p><textarea name='comment' cols='80' rows='3'></textarea></p>
+  <p><input type='submit' id='submitButton' value='Submit' /></p></form>
+  <script language='Javascript'>turkSetAssignmentID();</script>
+ </body>
+</html>
+"""
+
+
+@pytest.mark.parametrize(
+    "submit",
+    [
+        "https://www.mturk.com/mturk/externalSubmit",
+        "https://workersandbox.mturk.com/mturk/externalSubmit",
+    ],
+)
+def test_mturks_sample_page_is_served_with_amazons_addresses_rewritten(mturk_local, submit):
+    hit_id = create_hit(mturk_local.client, html_question(SAMPLE.format(submit=submit)))
+    # A crafted turkSubmitTo is not written into the page: answers go to the worker site.
+    query = f"assignmentId={NOT_ACCEPTED}&hitId={hit_id}&turkSubmitTo={quote('https://evil.test')}"
+    status, _, body = fetch(f"{mturk_local.content_url}/tasks/{hit_id}?{query}")
+    assert status == 200
+    assert "amazonaws.com" not in body and "mturk.com" not in body and "evil" not in body
+    assert body == SAMPLE.format(submit=f"{mturk_local.url}/mturk/externalSubmit").replace(
+        "https://s3.amazonaws.com/mturk-public/externalHIT_v1.js", "/assets/externalHIT_v1.js"
+    )
+    status, headers, script = fetch(f"{mturk_local.content_url}/assets/externalHIT_v1.js")
+    assert status == 200
+    assert headers["Content-Type"].startswith(("text/javascript", "application/javascript"))
+    for function in ("turkGetParam", "turkGetSubmitToHost", "turkSetAssignmentID"):
+        assert f"function {function}(" in script
+    assert '"/mturk/externalSubmit"' in script
+
+
+def test_other_spellings_of_amazons_script_and_submit_addresses_are_rewritten(mturk_local):
+    page = (
+        "<script src='//s3.amazonaws.com/mturk-public/externalHIT_v1.js'></script>"
+        "<script src='https://mturk-public.s3.amazonaws.com/externalHIT_v1.js'></script>"
+        "<form action='http://www.mturk.com/mturk/externalSubmit'></form>"
+        "<form action='HTTPS://WorkerSandbox.MTurk.com/mturk/externalSubmit'></form>"
+        "<form action='https://www.mturk.com/mturk/preview'></form>"
+    )
+    hit_id = create_hit(mturk_local.client, html_question(page))
+    _, _, body = fetch(f"{mturk_local.content_url}/tasks/{hit_id}")
+    assert body == (
+        "<script src='/assets/externalHIT_v1.js'></script>"
+        "<script src='/assets/externalHIT_v1.js'></script>"
+        f"<form action='{mturk_local.url}/mturk/externalSubmit'></form>"
+        f"<form action='{mturk_local.url}/mturk/externalSubmit'></form>"
+        "<form action='https://www.mturk.com/mturk/preview'></form>"  # not a submit address
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -516,3 +517,115 @@ def test_concurrent_approvals_pay_once(mturk_local):
         thread.join()
     assert sorted(outcomes) == ["AWS.MechanicalTurk.InvalidAssignmentState"] * 3 + ["approved"]
     assert balance(client) == start - Decimal("0.60")
+
+
+# ---- NextToken pagination, as AWS pages -------------------------------------------------
+
+
+def mephisto_walk(call, key, **params):
+    """Every item of a listing, the way Mephisto reads it: ``NextToken`` is read from every
+    non-empty page (a KeyError if it is missing), and an empty page ends the walk."""
+    pages, items = [], []
+    page = call(MaxResults=2, **params)
+    while page[key]:
+        pages.append(page["NumResults"])
+        items += page[key]
+        page = call(MaxResults=2, NextToken=page["NextToken"], **params)
+    assert "NextToken" not in page and page["NumResults"] == 0
+    return pages, items
+
+
+def test_every_non_empty_page_carries_a_next_token_and_the_call_after_the_last_is_empty(
+    mturk_local,
+):
+    client = mturk_local.client
+    type_id = hit_type(client)
+    hits = [new_hit(client, type_id)["HITId"] for _ in range(5)]
+    pages, listed = mephisto_walk(client.list_hits, "HITs")
+    assert pages == [2, 2, 1] and [h["HITId"] for h in listed] == hits
+
+    for hit_id in hits[:4]:  # an exact multiple of MaxResults still ends with an empty page
+        submitted(mturk_local, hit_id)
+    pages, listed = mephisto_walk(client.list_reviewable_hits, "HITs", HITTypeId=type_id)
+    assert pages == [2, 2] and [h["HITId"] for h in listed] == hits[:4]
+
+    for worker in ("ABLOCK1", "ABLOCK2", "ABLOCK3"):
+        client.create_worker_block(WorkerId=worker, Reason="spam")
+    pages, listed = mephisto_walk(client.list_worker_blocks, "WorkerBlocks")
+    assert pages == [2, 1] and [b["WorkerId"] for b in listed] == ["ABLOCK1", "ABLOCK2", "ABLOCK3"]
+
+
+def test_assignments_and_bonuses_page_the_same_way(mturk_local):
+    client = mturk_local.client
+    hit = new_hit(client, MaxAssignments=3)
+    done = [submitted(mturk_local, hit["HITId"], f"AWORKER{n}") for n in range(3)]
+    pages, listed = mephisto_walk(
+        client.list_assignments_for_hit, "Assignments", HITId=hit["HITId"]
+    )
+    assert pages == [2, 1] and [a["AssignmentId"] for a in listed] == done
+    for n, assignment_id in enumerate(done):
+        client.send_bonus(
+            WorkerId=f"AWORKER{n}",
+            BonusAmount="0.10",
+            AssignmentId=assignment_id,
+            Reason="thanks",
+            UniqueRequestToken=f"bonus-{n}",
+        )
+    pages, listed = mephisto_walk(client.list_bonus_payments, "BonusPayments", HITId=hit["HITId"])
+    assert pages == [2, 1] and [b["AssignmentId"] for b in listed] == done
+
+
+def test_botocores_paginators_still_walk_every_page(mturk_local):
+    client = mturk_local.client
+    type_id = hit_type(client)
+    hits = [new_hit(client, type_id)["HITId"] for _ in range(5)]
+    paginator = client.get_paginator("list_hits")
+    pages = list(paginator.paginate(PaginationConfig={"PageSize": 2}))
+    assert [len(p["HITs"]) for p in pages] == [2, 2, 1, 0]
+    assert [h["HITId"] for p in pages for h in p["HITs"]] == hits
+    full = paginator.paginate(PaginationConfig={"PageSize": 2, "MaxItems": 3}).build_full_result()
+    assert [h["HITId"] for h in full["HITs"]] == hits[:3]
+    rest = paginator.paginate(PaginationConfig={"PageSize": 2, "StartingToken": full["NextToken"]})
+    assert [h["HITId"] for p in rest for h in p["HITs"]] == hits[3:]
+
+
+def test_a_garbage_forged_or_foreign_next_token_is_a_request_error(mturk_local):
+    client = mturk_local.client
+    type_id = hit_type(client)
+    first = new_hit(client, type_id, MaxAssignments=2)
+    second = new_hit(client, type_id, MaxAssignments=2)
+    client.create_worker_block(WorkerId="ABLOCK1", Reason="spam")
+    hits_token = client.list_hits(MaxResults=1)["NextToken"]
+    blocks_token = client.list_worker_blocks(MaxResults=1)["NextToken"]
+    submitted(mturk_local, first["HITId"])
+    assignments_token = client.list_assignments_for_hit(HITId=first["HITId"], MaxResults=1)[
+        "NextToken"
+    ]
+    other = client_for(mturk_local.url, new_requester(mturk_local.app, "other"))
+    new_hit(other)
+    foreign_token = other.list_hits(MaxResults=1)["NextToken"]
+    forged = base64.urlsafe_b64encode(b"p1:0000000000000000:0").decode()
+    bad_calls = [
+        (client.list_hits, {"NextToken": "garbage"}),
+        (client.list_hits, {"NextToken": "%%%not base64%%%"}),
+        (client.list_hits, {"NextToken": base64.urlsafe_b64encode(b"\xff\xfe").decode()}),
+        (client.list_hits, {"NextToken": forged}),
+        (client.list_hits, {"NextToken": blocks_token}),  # another listing's token
+        (client.list_worker_blocks, {"NextToken": hits_token}),
+        (client.list_hits, {"NextToken": foreign_token}),  # another requester's token
+        (other.list_hits, {"NextToken": hits_token}),
+        (
+            client.list_assignments_for_hit,
+            {"HITId": second["HITId"], "NextToken": assignments_token},
+        ),
+    ]
+    for call, params in bad_calls:
+        with pytest.raises(ClientError) as error:
+            call(**params)
+        response = error.value.response
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert response["Error"]["Code"] == "RequestError"
+        assert turk_code(error) == "AWS.ParameterOutOfRange"
+        assert "NextToken" in response["Error"]["Message"]
+    assert client.list_hits(NextToken=hits_token)["HITs"][0]["HITId"] == second["HITId"]
+    other.close()

@@ -1,0 +1,114 @@
+"""MTurk's own sample HTMLQuestion in a real browser with no internet: the page loads
+Amazon's externalHIT_v1.js and posts to https://www.mturk.com/mturk/externalSubmit; the task
+content origin serves it with the stand-in script and the service's own externalSubmit, so
+the assignment id is filled in and the worker's answer is recorded.
+
+Every request to a host other than loopback is refused, so a page that still reached for
+Amazon would lose its script (and the test would see it).
+
+Headless Chromium (Debian's package) driven by Playwright; skipped when either is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from mturk.questions import html_question
+from tests.helpers.browser import CHROMIUM, chromium
+from tests.worker_site import PASSWORD, email_of, ensure_worker
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM, reason="Chromium is not installed (apt-get install chromium)"
+)
+
+NOT_ACCEPTED = "ASSIGNMENT_ID_NOT_AVAILABLE"
+SAMPLE = """<!DOCTYPE html>
+<html>
+ <head>
+  <meta http-equiv='Content-Type' content='text/html; charset=UTF-8'/>
+  <script type='text/javascript' src='https://s3.amazonaws.com/mturk-public/externalHIT_v1.js'></script>
+ </head>
+ <body>
+  <form name='mturk_form' method='post' id='mturk_form' action='https://www.mturk.com/mturk/externalSubmit'>
+  <input type='hidden' value='' name='assignmentId' id='assignmentId'/>
+  <h1>What's up?</h1>
+  <p><textarea name='comment' cols='80' rows='3'></textarea></p>
+  <p><input type='submit' id='submitButton' value='Submit' /></p></form>
+  <script language='Javascript'>turkSetAssignmentID();</script>
+ </body>
+</html>
+"""
+
+
+@pytest.fixture
+def offline_context() -> Iterator[tuple[Any, list[str]]]:
+    """A browser context that reaches loopback only; the other URLs it asked for."""
+    refused: list[str] = []
+
+    def only_loopback(route: Any) -> None:
+        url = route.request.url
+        if urlsplit(url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            refused.append(url)
+            route.abort()
+
+    with chromium(playwright_api) as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        context.route("**/*", only_loopback)
+        yield context, refused
+
+
+def sign_in(page: Any, base_url: str, worker_id: str) -> None:
+    ensure_worker(base_url, worker_id)
+    page.goto(f"{base_url}/worker")
+    page.fill("#email", email_of(worker_id))
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_selector("#worker-id")
+
+
+def test_mturks_sample_html_question_works_offline_end_to_end(mturk_local, offline_context):
+    context, refused = offline_context
+    hit_id = mturk_local.client.create_hit(
+        Title="What's up?",
+        Description="Tell us",
+        Reward="0.10",
+        AssignmentDurationInSeconds=600,
+        LifetimeInSeconds=3600,
+        MaxAssignments=1,
+        Question=html_question(SAMPLE),
+    )["HIT"]["HITId"]
+    page = context.new_page()
+    sign_in(page, mturk_local.url, "ASAMPLE1")
+
+    # The preview: the stand-in fills in MTurk's placeholder and disables the button.
+    page.goto(f"{mturk_local.url}/worker/hits/{hit_id}")
+    frame = page.frame_locator("#task-frame")
+    expect = playwright_api.expect
+    expect(frame.locator("#assignmentId")).to_have_value(NOT_ACCEPTED)
+    expect(frame.locator("#submitButton")).to_be_disabled()
+
+    page.click("#accept")
+    page.wait_for_url("**/worker/assignments/*")
+    assignment_id = page.url.rsplit("/", 1)[1]
+    frame = page.frame_locator("#task-frame")
+    expect(frame.locator("#assignmentId")).to_have_value(assignment_id)
+    form = frame.locator("#mturk_form")
+    expect(form).to_have_attribute("action", f"{mturk_local.url}/mturk/externalSubmit")
+    frame.locator("textarea[name=comment]").fill("all good, thanks")
+    frame.locator("#submitButton").click()
+    expect(frame.locator("#result")).to_have_text("HIT submitted")
+
+    [assignment] = mturk_local.client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
+    assert (assignment["AssignmentId"], assignment["WorkerId"]) == (assignment_id, "ASAMPLE1")
+    assert assignment["AssignmentStatus"] == "Submitted"
+    assert "<QuestionIdentifier>comment</QuestionIdentifier>" in assignment["Answer"]
+    assert "<FreeText>all good, thanks</FreeText>" in assignment["Answer"]
+    assert refused == []  # nothing reached for Amazon (or anywhere else off this machine)
