@@ -63,7 +63,11 @@ def test_real_responses_match_their_documented_schemas(
     hitblock = make_hitblock(
         callback_url="https://example.com/cb",
         qualification_requirements=[
-            {"qualification_type_id": "ABC", "comparator": "EqualTo", "integer_values": [1]}
+            {
+                "qualification_type_id": "00000000000000000040",  # NumberHITsApproved
+                "comparator": "EqualTo",
+                "integer_values": [1],
+            }
         ],
     )
     hid = hitblock["id"]

@@ -11,6 +11,7 @@ sends as MTurk does (``__type`` RequestError or ServiceFault with a ``TurkErrorC
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Callable
 from decimal import Decimal
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from mturk.fees import commission
 from mturk.questions import InsecureExternalURL, InvalidQuestion, parse_question
+from mturk.service import qualifications
 from mturk.service.errors import TurkError
 from mturk.service.lifecycle import (
     DONE_STATUSES,
@@ -49,6 +51,8 @@ TOKEN_WINDOW = 24 * 3600
 VISIBLE_ASSIGNMENT_STATUSES = ("Submitted", "Approved", "Rejected")
 # The session setting (``Store.settings``) that lets plain http:// ExternalURLs in (local dev).
 ALLOW_HTTP = "allow_http_external_url"
+NEXT_TOKEN_VERSION = "p1"
+INVALID_NEXT_TOKEN = "The value of NextToken is invalid. Use the NextToken of a previous page."
 
 
 # ---- lookups ------------------------------------------------------------------------
@@ -160,22 +164,46 @@ def assignment_dict(assignment: Assignment) -> dict[str, Any]:
 def _page(
     params: dict[str, Any], stmt: Any, seq_column: Any, session: Session
 ) -> tuple[list[Any], dict[str, Any]]:
-    """NextToken pagination: the token is the last seq seen, so pages never shift."""
+    """NextToken pagination as AWS does it: every non-empty page carries a token (the last
+    seq seen, so pages never shift), and the call after the last page answers an empty page
+    without one. A token names the listing it came from (the query, with its requester and
+    filters), so another requester's or another listing's token is refused, not followed."""
     limit = params.get("MaxResults", 10)
+    listing = _listing(stmt)
     token = params.get("NextToken")
-    if token:
-        try:
-            after = int(base64.urlsafe_b64decode(token.encode()).decode())
-        except (ValueError, UnicodeDecodeError):
-            raise TurkError("NextToken is not valid.", "AWS.ParameterOutOfRange") from None
-        stmt = stmt.where(seq_column > after)
-    rows = list(session.scalars(stmt.order_by(seq_column).limit(limit + 1)))
+    if token is not None:
+        stmt = stmt.where(seq_column > _token_position(token, listing))
+    rows = list(session.scalars(stmt.order_by(seq_column).limit(limit)))
     extra: dict[str, Any] = {}
-    if len(rows) > limit:
-        rows = rows[:limit]
-        extra["NextToken"] = base64.urlsafe_b64encode(str(rows[-1].seq).encode()).decode()
+    if rows:
+        extra["NextToken"] = _token(rows[-1].seq, listing)
     extra["NumResults"] = len(rows)
     return rows, extra
+
+
+def _listing(stmt: Any) -> str:
+    """A short digest of the query a token pages through: its SQL and every bound value
+    (so a listing's filters must not bind the current time, or its tokens would go stale)."""
+    compiled = stmt.compile()
+    params = sorted((key, repr(value)) for key, value in compiled.params.items())
+    text = json.dumps([str(compiled), params])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _token(seq: int, listing: str) -> str:
+    return base64.urlsafe_b64encode(f"{NEXT_TOKEN_VERSION}:{listing}:{seq}".encode()).decode()
+
+
+def _token_position(token: str, listing: str) -> int:
+    """The seq a token resumes after; a garbage, forged or foreign token is a RequestError."""
+    try:
+        version, listed, seq = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        position = int(seq)
+    except (ValueError, UnicodeDecodeError):
+        position, version, listed = -1, "", ""
+    if version != NEXT_TOKEN_VERSION or listed != listing or position < 0:
+        raise TurkError(INVALID_NEXT_TOKEN, "AWS.ParameterOutOfRange")
+    return position
 
 
 # ---- operations -----------------------------------------------------------------------
@@ -201,6 +229,9 @@ def _fingerprint(params: dict[str, Any]) -> str:
 
 def create_hit_type(session: Session, requester_id: int, params: dict[str, Any]) -> dict[str, Any]:
     """A requester's equal properties give the same HITTypeId, as on MTurk."""
+    qualifications.check_requirements(
+        session, requester_id, params.get("QualificationRequirements", [])
+    )
     fingerprint = _fingerprint(params)
     same = select(HITType).where(
         HITType.requester_id == requester_id, HITType.fingerprint == fingerprint
@@ -589,10 +620,46 @@ def update_notification_settings(
     return {}
 
 
+def list_hits_for_qualification_type(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The caller's HITs whose requirements name this type (a system type, or its own)."""
+    type_id = params["QualificationTypeId"]
+    qualifications.require_visible(session, requester_id, type_id)
+    hit_types = session.scalars(select(HITType).where(HITType.requester_id == requester_id))
+    using = sorted(
+        hit_type.id
+        for hit_type in hit_types
+        if any(
+            requirement["QualificationTypeId"] == type_id
+            for requirement in hit_type.qualification_requirements or []
+        )
+    )
+    stmt = select(HIT).where(
+        HIT.requester_id == requester_id,
+        HIT.hit_type_id.in_(using),
+        HIT.status != "Disposed",
+    )
+    hits, extra = _page(params, stmt, HIT.seq, session)
+    return {**extra, "HITs": _hits_out(session, hits)}
+
+
 Operation = Callable[[Session, int, dict[str, Any]], dict[str, Any]]
 
 OPERATIONS: dict[str, Operation] = {
     "ApproveAssignment": approve_assignment,
+    # Qualifications (mturk/service/qualifications.py).
+    "AssociateQualificationWithWorker": qualifications.associate_qualification_with_worker,
+    "CreateQualificationType": qualifications.create_qualification_type,
+    "DeleteQualificationType": qualifications.delete_qualification_type,
+    "DisassociateQualificationFromWorker": qualifications.disassociate_qualification_from_worker,
+    "GetQualificationScore": qualifications.get_qualification_score,
+    "GetQualificationType": qualifications.get_qualification_type,
+    "ListHITsForQualificationType": list_hits_for_qualification_type,
+    "ListQualificationTypes": qualifications.list_qualification_types,
+    "ListWorkersWithQualificationType": qualifications.list_workers_with_qualification_type,
+    "UpdateQualificationType": qualifications.update_qualification_type,
+    # Requester operations (above).
     "CreateAdditionalAssignmentsForHIT": create_additional_assignments_for_hit,
     "CreateHIT": create_hit,
     "CreateHITType": create_hit_type,

@@ -256,6 +256,62 @@ class WorkerInvitation(Base):
 # ---- end of worker accounts -------------------------------------------------------------
 
 
+# ---- Qualification types and workers' qualifications (helper Q; logic in ``qualifications``)
+
+
+class QualificationType(Base):
+    """A requester's qualification type. MTurk's system types (approval rate, locale,
+    Masters...) have no row: their values are computed from what the service knows."""
+
+    __tablename__ = "qualification_types"
+    __table_args__ = (
+        UniqueConstraint("requester_id", "name", name="uq_qualification_types_requester_name"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True, default=new_id)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))  # Active or Inactive
+    auto_granted: Mapped[bool] = mapped_column(default=False)
+    auto_granted_value: Mapped[int | None] = mapped_column(Integer)
+    is_requestable: Mapped[bool] = mapped_column(default=True)
+    retry_delay: Mapped[int | None] = mapped_column(BigInteger)
+    test: Mapped[str | None] = mapped_column(Text)  # a QuestionForm, kept as given
+    answer_key: Mapped[str | None] = mapped_column(Text)
+    test_duration: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class WorkerQualification(Base):
+    """A worker's score on a qualification type: a requester's type (``requester_id`` set),
+    or a system type's value an administrator set on the worker's profile (Locale, Adult,
+    Masters; ``requester_id`` None)."""
+
+    __tablename__ = "worker_qualifications"
+    __table_args__ = (
+        UniqueConstraint(
+            "qualification_type_id", "worker_id", name="uq_worker_qualifications_type_worker"
+        ),
+        Index("ix_worker_qualifications_worker", "worker_id"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    qualification_type_id: Mapped[str] = mapped_column(String(64))
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("requesters.id"))
+    worker_id: Mapped[str] = mapped_column(String(64))
+    integer_value: Mapped[int | None] = mapped_column(Integer)
+    locale_country: Mapped[str | None] = mapped_column(String(2))
+    locale_subdivision: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default="Granted")  # Granted or Revoked
+    granted_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+# ---- end of qualifications --------------------------------------------------------------
+
+
 def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
     apply_sqlite_pragmas(dbapi_connection)
     dbapi_connection.isolation_level = None  # transactions begin where we say (below)

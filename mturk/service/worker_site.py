@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from mturk.questions import answers_xml, parse_question
+from mturk.service import qualifications
 from mturk.service.content import NOT_ACCEPTED, origin
 from mturk.service.errors import TurkError
 from mturk.service.lifecycle import DONE_STATUSES, move, refresh_status, sweep_if_due
@@ -276,8 +277,15 @@ def _dashboard(session: Session, worker_id: str) -> dict[str, Any]:
         .order_by(WorkerMessage.seq.desc())
         .limit(5)
     ).all()
+    shown = [  # a requirement guarding discovery hides the HIT from who does not meet it
+        (hit, t, taken)
+        for hit, t, taken in rows
+        if not qualifications.unmet(
+            session, worker_id, t.qualification_requirements or [], "DiscoverPreviewAndAccept"
+        )
+    ]
     return {
-        "available": [(hit, t, hit.max_assignments - taken) for hit, t, taken in rows],
+        "available": [(hit, t, hit.max_assignments - taken) for hit, t, taken in shown],
         "in_progress": in_progress,
         "messages": messages,
     }
@@ -428,6 +436,9 @@ def preview(session: Session, worker_id: str, hit_id: str) -> Response:
     hit = session.scalar(select(HIT).where(HIT.id == hit_id))
     if hit is None or hit.status == "Disposed":
         return _page("hits.html", 404, **_dashboard(session, worker_id))
+    refused = _unqualified(session, hit, worker_id, "PreviewAndAccept")
+    if refused is not None:
+        return _submitted("Not available", refused, url_for("worker.index"), 403)
     return _task_page(session, hit, None, worker_id)
 
 
@@ -438,6 +449,9 @@ def accept(session: Session, worker_id: str, hit_id: str) -> Response:
     if hit is None or hit.status == "Disposed":
         return _page("hits.html", 404, **_dashboard(session, worker_id))
     problem = _why_not_accept(session, hit, worker_id)
+    hidden = _unqualified(session, hit, worker_id, "PreviewAndAccept")
+    if hidden is not None:  # not even the preview for this worker
+        return _submitted("Not available", hidden, url_for("worker.index"), 403)
     if problem:
         return _task_page(session, hit, None, worker_id, error=problem, status=409)
     hit_type = session.get(HITType, hit.hit_type_id)
@@ -469,7 +483,22 @@ def _why_not_accept(session: Session, hit: HIT, worker_id: str) -> str | None:
     )
     if already is not None:
         return "You have already worked on this HIT."
-    return None
+    return _unqualified(session, hit, worker_id)
+
+
+def _unqualified(session: Session, hit: HIT, worker_id: str, action: str = "Accept") -> str | None:
+    """Why the worker may not do ``action`` on this HIT (Accept, which submitting needs too, or
+    PreviewAndAccept) for want of a qualification: every requirement guarding it must be
+    met."""
+    hit_type = session.get(HITType, hit.hit_type_id)
+    assert hit_type is not None
+    missing = qualifications.unmet(
+        session, worker_id, hit_type.qualification_requirements or [], action
+    )
+    if not missing:
+        return None
+    wanted = "; ".join(qualifications.describe(session, requirement) for requirement in missing)
+    return f"You do not meet this HIT's qualification requirements: {wanted}."
 
 
 def _own_assignment(session: Session, assignment_id: str, worker_id: str) -> Assignment | None:
@@ -530,6 +559,9 @@ def external_submit() -> Response:
             return _submitted("Not submitted", refused, back, 403)
         hit = session.scalar(select(HIT).where(HIT.id == assignment.hit_id))
         assert hit is not None
+        unqualified = _unqualified(session, hit, assignment.worker_id)
+        if unqualified is not None:  # e.g. revoked since the worker accepted
+            return _submitted("Not submitted", unqualified, back, 403)
         hit_type = session.get(HITType, hit.hit_type_id)
         assert hit_type is not None
         at = now()
