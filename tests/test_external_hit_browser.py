@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from mturk.questions import html_question
-from tests.helpers.browser import CHROMIUM, chromium
-from tests.worker_site import PASSWORD, email_of, ensure_worker
+from tests.helpers.browser import CHROMIUM, chromium, sign_in
+from tests.helpers.mturk_samples import MTURK_SUBMIT, SAMPLE_HTML_QUESTION
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 pytestmark = pytest.mark.skipif(
@@ -27,22 +27,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 NOT_ACCEPTED = "ASSIGNMENT_ID_NOT_AVAILABLE"
-SAMPLE = """<!DOCTYPE html>
-<html>
- <head>
-  <meta http-equiv='Content-Type' content='text/html; charset=UTF-8'/>
-  <script type='text/javascript' src='https://s3.amazonaws.com/mturk-public/externalHIT_v1.js'></script>
- </head>
- <body>
-  <form name='mturk_form' method='post' id='mturk_form' action='https://www.mturk.com/mturk/externalSubmit'>
-  <input type='hidden' value='' name='assignmentId' id='assignmentId'/>
-  <h1>What's up?</h1>
-  <p><textarea name='comment' cols='80' rows='3'></textarea></p>
-  <p><input type='submit' id='submitButton' value='Submit' /></p></form>
-  <script language='Javascript'>turkSetAssignmentID();</script>
- </body>
-</html>
-"""
 
 
 @pytest.fixture
@@ -65,15 +49,6 @@ def offline_context() -> Iterator[tuple[Any, list[str]]]:
         yield context, refused
 
 
-def sign_in(page: Any, base_url: str, worker_id: str) -> None:
-    ensure_worker(base_url, worker_id)
-    page.goto(f"{base_url}/worker")
-    page.fill("#email", email_of(worker_id))
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    page.wait_for_selector("#worker-id")
-
-
 def test_mturks_sample_html_question_works_offline_end_to_end(mturk_local, offline_context):
     context, refused = offline_context
     hit_id = mturk_local.client.create_hit(
@@ -83,7 +58,7 @@ def test_mturks_sample_html_question_works_offline_end_to_end(mturk_local, offli
         AssignmentDurationInSeconds=600,
         LifetimeInSeconds=3600,
         MaxAssignments=1,
-        Question=html_question(SAMPLE),
+        Question=html_question(SAMPLE_HTML_QUESTION.format(submit=MTURK_SUBMIT)),
     )["HIT"]["HITId"]
     page = context.new_page()
     sign_in(page, mturk_local.url, "ASAMPLE1")

@@ -28,8 +28,7 @@ from typing import Any
 import pytest
 
 from mturk.questions import EXTERNAL_QUESTION_NS, html_question
-from tests.helpers.browser import CHROMIUM, chromium
-from tests.worker_site import PASSWORD, email_of, ensure_worker
+from tests.helpers.browser import CHROMIUM, chromium, sign_in
 
 OPENSSL = shutil.which("openssl") or ""
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -131,16 +130,6 @@ def browser_context() -> Iterator[Any]:
         )
         context.set_default_timeout(15_000)
         yield context
-
-
-def sign_in(page: Any, base_url: str, worker_id: str) -> None:
-    """A worker with an account (tests/worker_site.py's) signs in on the sign-in page."""
-    ensure_worker(base_url, worker_id)
-    page.goto(f"{base_url}/worker")
-    page.fill("#email", email_of(worker_id))
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    page.wait_for_selector("#worker-id")
 
 
 def screenshot(page: Any, tmp_path: Path, name: str) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tests.worker_site import PASSWORD, email_of, ensure_worker
+
 CHROMIUM = os.environ.get("HITBLOCKS_TEST_CHROMIUM") or shutil.which("chromium") or ""
 if os.environ.get("HITBLOCKS_REQUIRE_BROWSER") and not CHROMIUM:
     raise RuntimeError("HITBLOCKS_REQUIRE_BROWSER is set but Chromium is not installed")
@@ -39,3 +41,13 @@ def chromium(playwright_api: Any, *extra_flags: str) -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def sign_in(page: Any, base_url: str, worker_id: str) -> None:
+    """A worker with an account (tests/worker_site.py's) signs in on the sign-in page."""
+    ensure_worker(base_url, worker_id)
+    page.goto(f"{base_url}/worker")
+    page.fill("#email", email_of(worker_id))
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_selector("#worker-id")

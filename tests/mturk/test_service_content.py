@@ -18,6 +18,7 @@ from mturk.questions import EXTERNAL_QUESTION_NS, html_question
 from mturk.service import create_service_app, local_store, serve_in_thread
 from mturk.service.content import origin
 from mturk.service.requesters import load_credentials_file
+from tests.helpers.mturk_samples import SAMPLE_HTML_QUESTION
 from tests.helpers.requesters import client_for, new_requester
 from tests.helpers.servers import free_port, hitblocks, read_until, scratch_env, stop
 from tests.worker_site import Worker
@@ -278,26 +279,6 @@ def test_origins_are_compared_as_browsers_compare_them():
     assert origin("https://work.example.org:8443/") != origin("https://work.example.org/")
 
 
-# MTurk's own sample HTMLQuestion: Amazon's externalHIT_v1.js, a form posting to MTurk's
-# externalSubmit, a hidden assignmentId that the script fills in from the query.
-SAMPLE = """<!DOCTYPE html>
-<html>
- <head>
-  <meta http-equiv='Content-Type' content='text/html; charset=UTF-8'/>
-  <script type='text/javascript' src='https://s3.amazonaws.com/mturk-public/externalHIT_v1.js'></script>
- </head>
- <body>
-  <form name='mturk_form' method='post' id='mturk_form' action='{submit}'>
-  <input type='hidden' value='' name='assignmentId' id='assignmentId'/>
-  <h1>What's up?</h1>
-  <p><textarea name='comment' cols='80' rows='3'></textarea></p>
-  <p><input type='submit' id='submitButton' value='Submit' /></p></form>
-  <script language='Javascript'>turkSetAssignmentID();</script>
- </body>
-</html>
-"""
-
-
 @pytest.mark.parametrize(
     "submit",
     [
@@ -306,13 +287,17 @@ SAMPLE = """<!DOCTYPE html>
     ],
 )
 def test_mturks_sample_page_is_served_with_amazons_addresses_rewritten(mturk_local, submit):
-    hit_id = create_hit(mturk_local.client, html_question(SAMPLE.format(submit=submit)))
+    hit_id = create_hit(
+        mturk_local.client, html_question(SAMPLE_HTML_QUESTION.format(submit=submit))
+    )
     # A crafted turkSubmitTo is not written into the page: answers go to the worker site.
     query = f"assignmentId={NOT_ACCEPTED}&hitId={hit_id}&turkSubmitTo={quote('https://evil.test')}"
     status, _, body = fetch(f"{mturk_local.content_url}/tasks/{hit_id}?{query}")
     assert status == 200
     assert "amazonaws.com" not in body and "mturk.com" not in body and "evil" not in body
-    assert body == SAMPLE.format(submit=f"{mturk_local.url}/mturk/externalSubmit").replace(
+    assert body == SAMPLE_HTML_QUESTION.format(
+        submit=f"{mturk_local.url}/mturk/externalSubmit"
+    ).replace(
         "https://s3.amazonaws.com/mturk-public/externalHIT_v1.js", "/assets/externalHIT_v1.js"
     )
     status, headers, script = fetch(f"{mturk_local.content_url}/assets/externalHIT_v1.js")
