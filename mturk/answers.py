@@ -5,9 +5,12 @@ be read is reported, never raised, so one hostile answer cannot stop a poll cycl
 
 One shape, whatever built the task page: a field answered with one value is a string, a
 question answered with several values is a list of strings, and a ``crowd-form`` answer keeps
-the JSON types it was sent with. MTurk records a plain form's same-named inputs (a checkbox
-group) as ONE FreeText with the values joined by ``|``, which the XML alone cannot tell apart
-from a text holding ``|``; so the caller names the fields its template makes multi-valued.
+the JSON types it was sent with. A QuestionForm's selections read like any other values
+(the text a worker wrote for "Other" among them), and a file upload is a dict of its
+``UploadedFileKey`` and ``UploadedFileSizeInBytes``. MTurk records a plain form's same-named
+inputs (a checkbox group) as ONE FreeText with the values joined by ``|``, which the XML
+alone cannot tell apart from a text holding ``|``; so the caller names the fields its
+template makes multi-valued.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _NS = {"a": ANSWERS_NS}
 _FREE_TEXT = f"{{{ANSWERS_NS}}}FreeText"
 _SELECTION = f"{{{ANSWERS_NS}}}SelectionIdentifier"
+_OTHER = f"{{{ANSWERS_NS}}}OtherSelectionText"
+_FILE_KEY = f"{{{ANSWERS_NS}}}UploadedFileKey"
+_FILE_SIZE = f"{{{ANSWERS_NS}}}UploadedFileSizeInBytes"
+# A size int() reads: ASCII digits only ("²".isdigit() is true), and not thousands of them.
+_SIZE = re.compile(r"[0-9]{1,19}\Z")
 
 
 @dataclass(frozen=True)
@@ -78,16 +86,20 @@ def _read(xml: str, multi_valued: Collection[str]) -> tuple[dict[str, Any], str 
         return {}, f"unexpected root element {root.tag!r}"
     values: dict[str, list[str]] = {}
     unpacked: dict[str, Any] = {}
+    files: dict[str, dict[str, Any]] = {}
     for answer in root.findall("a:Answer", _NS):
         name = answer.findtext("a:QuestionIdentifier", default="", namespaces=_NS).strip()
         if not name:
+            continue
+        if answer.find(_FILE_KEY) is not None:
+            files[name] = _uploaded_file(answer)
             continue
         found = values.setdefault(name, [])
         for element in answer:
             text = element.text or ""
             if element.tag == _FREE_TEXT and name in multi_valued:
                 found.extend(text.split("|") if text else [])
-            elif element.tag in {_FREE_TEXT, _SELECTION}:
+            elif element.tag in {_FREE_TEXT, _SELECTION, _OTHER}:
                 found.append(text)
     task_answers = values.get("taskAnswers")
     if task_answers is not None and len(task_answers) == 1 and "taskAnswers" not in multi_valued:
@@ -100,9 +112,19 @@ def _read(xml: str, multi_valued: Collection[str]) -> tuple[dict[str, Any], str 
         for name, found in values.items()
     }
     data.update(unpacked)
+    data.update(files)
     for name in multi_valued:
         data.setdefault(name, [])  # an unchecked group sends nothing at all
     return data, None
+
+
+def _uploaded_file(answer: Any) -> dict[str, Any]:
+    """A FileUpload answer: its key (GetFileUploadURL gives the file) and size in bytes."""
+    size_text = (answer.findtext(_FILE_SIZE) or "").strip()
+    return {
+        "UploadedFileKey": (answer.findtext(_FILE_KEY) or "").strip(),
+        "UploadedFileSizeInBytes": int(size_text) if _SIZE.match(size_text) else None,
+    }
 
 
 def _task_answers(text: str) -> dict[str, Any] | None:

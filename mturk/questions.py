@@ -1,4 +1,5 @@
-"""MTurk question and answer XML: HTMLQuestion out, QuestionFormAnswers in both directions."""
+"""MTurk question and answer XML: HTMLQuestion out, QuestionFormAnswers in both directions;
+QuestionForms are read by ``question_form_xml``."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 import defusedxml.ElementTree as SafeET
 
+from mturk.question_form_xml import (
+    ANSWERS_NS,
+    InvalidQuestion,
+    is_question_form,
+    parse_form,
+    suggested_frame_height,
+)
+
 HTML_QUESTION_NS = (
     "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd"
 )
 EXTERNAL_QUESTION_NS = (
     "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/"
     "ExternalQuestion.xsd"
-)
-ANSWERS_NS = (
-    "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/"
-    "QuestionFormAnswers.xsd"
 )
 MAX_QUESTION_BYTES = 65_535
 
@@ -39,15 +44,12 @@ def html_question(html: str, frame_height: int = 0) -> str:
 
 @dataclass(frozen=True)
 class Question:
-    """A parsed question: HTML to render in a frame, or an external URL to frame."""
+    """A parsed question: HTML to render in a frame, an external URL to frame, or a
+    QuestionForm that the marketplace renders itself."""
 
-    kind: str  # "html" or "external"
-    content: str  # the HTML, or the external URL
+    kind: str  # "html", "external" or "form"
+    content: str  # the HTML, the external URL, or the QuestionForm XML
     frame_height: int
-
-
-class InvalidQuestion(ValueError):
-    pass
 
 
 class InsecureExternalURL(InvalidQuestion):
@@ -62,7 +64,8 @@ class InsecureExternalURL(InvalidQuestion):
 
 
 def parse_question(xml: str, *, allow_http: bool = False) -> Question:
-    """Read an HTMLQuestion or ExternalQuestion, as MTurk accepts them (untrusted input).
+    """Read an HTMLQuestion, ExternalQuestion or QuestionForm, as MTurk accepts them
+    (untrusted input); a QuestionForm is checked whole (``question_form_xml.parse_form``).
 
     ``allow_http``: accept a plain ``http://`` ExternalURL too (local development only).
     """
@@ -80,8 +83,12 @@ def parse_question(xml: str, *, allow_http: bool = False) -> Question:
         kind = "external"
         if content is not None and content.strip():
             _check_external_url(content.strip(), allow_http)
+    elif is_question_form(root.tag):
+        return Question("form", xml, suggested_frame_height(parse_form(xml)))
     else:
-        raise InvalidQuestion("Question must be an HTMLQuestion or an ExternalQuestion.")
+        raise InvalidQuestion(
+            "Question must be an HTMLQuestion, an ExternalQuestion or a QuestionForm."
+        )
     if not content or not content.strip():
         raise InvalidQuestion("Question has no content.")
     try:

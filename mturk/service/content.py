@@ -9,7 +9,8 @@ HTMLQuestion page, as the requester wrote it, and stand-ins for the two scripts 
 templates load from Amazon (crowd-html-elements.js and externalHIT_v1.js), so that a task
 page works with no internet: references to Amazon's copies are rewritten to the stand-ins,
 and forms posting to MTurk's own externalSubmit (production or sandbox) post to the
-service's instead.
+service's instead. A QuestionForm HIT's page is drawn here too (``question_forms``), as MTurk
+drew it.
 
 A task page is shown only for a HIT a worker could preview (Assignable, not expired), or for
 an assignment of that HIT that is still Accepted; any other assignment id is shown the
@@ -37,7 +38,8 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from mturk.questions import parse_question
-from mturk.service.store import HIT, Assignment, Store, now
+from mturk.service import question_forms
+from mturk.service.store import HIT, Assignment, HITType, Store, now
 
 NOT_ACCEPTED = "ASSIGNMENT_ID_NOT_AVAILABLE"
 CROWD_ELEMENTS = "https://assets.crowd.aws/crowd-html-elements.js"
@@ -108,14 +110,36 @@ def task(hit_id: str) -> Response:
         if not accepted and not previewable:
             return _missing()
         question = parse_question(hit.question, allow_http=True)  # accepted at CreateHIT
-    if question.kind != "html":
+        hit_type = session.get(HITType, hit.hit_type_id)
+        title = hit_type.title if hit_type is not None else "Task"
+    if question.kind not in ("html", "form"):
         return _missing()  # an ExternalQuestion is framed from the requester's own site
     if not accepted and assignment_id != NOT_ACCEPTED:
         query = request.args.to_dict(flat=True) | {"assignmentId": NOT_ACCEPTED}
         return redirect(f"{request.path}?{urlencode(query)}", 303)
-    response = make_response(_offline(question.content))
+    if question.kind == "form":
+        body = _question_form(question.content, title, assignment_id if accepted else None)
+    else:
+        body = _offline(question.content)
+    response = make_response(body)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _question_form(xml: str, title: str, assignment_id: str | None) -> str:
+    """A QuestionForm HIT's page, drawn by the marketplace as MTurk does: a form posting to
+    the worker site's externalSubmit with the assignment id; in a preview (no accepted
+    assignment) shown disabled."""
+    form = question_forms.parse_form(xml)
+    submit = current_app.config["WORKER_SITE_ORIGIN"] + "/mturk/externalSubmit"
+    rendered = question_forms.render(
+        form,
+        action=submit,
+        hidden={"assignmentId": assignment_id or NOT_ACCEPTED},
+        disabled=assignment_id is None,
+    )
+    notice = "" if assignment_id else "This is a preview: accept the HIT to answer."
+    return question_forms.page(title, rendered, notice=notice)
 
 
 def _offline(html: str) -> str:
