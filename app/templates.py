@@ -12,7 +12,8 @@ import html
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from html.parser import HTMLParser
+
+from mturk.html_tags import start_tags
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -144,20 +145,24 @@ def render(hitblock_type: HitblockType, template: str, params: dict[str, object]
 def multi_valued_fields(template: str) -> frozenset[str]:
     """Names the template's form can submit more than one value for: a ``<select multiple>``,
     or two or more controls sharing a name (a checkbox group). A radio group, or a group of
-    submit buttons, sends one value at most, so each counts once.
+    submit buttons, sends one value at most, so each counts once. In a crowd-form that
+    flattens its answer, a crowd-classifier-multi-select's ``<name>.labels`` is a list too.
 
     MTurk records such a field as one FreeText with the values joined by ``|``; knowing the
     names lets the answer be split back into a list (see ``mturk.answers.parse_answer``).
     Cached: a poll cycle asks again for every item of a hitblock.
     """
     collector = _FormFields()
-    collector.feed(template)
-    collector.close()
+    for tag, attributes in start_tags(template):  # linear, and never fails on bad markup
+        collector.handle_starttag(tag, attributes)
     return collector.multi_valued()
 
 
-# A control whose name is itself a ${placeholder} (name="${question}").
-_PLACEHOLDER_NAME = re.compile(r"""\bname\s*=\s*["']?[^"'>\s]*\$\{""", re.IGNORECASE)
+@lru_cache(maxsize=256)
+def _named_by_placeholder(template: str) -> bool:
+    """Whether a control's name is itself a ${placeholder} (name="${question}"). One linear
+    pass (``start_tags``): a regex for it took seconds on a template of many "name=" (revA)."""
+    return any("${" in (attributes.get("name") or "") for _, attributes in start_tags(template))
 
 
 def item_multi_valued_fields(
@@ -165,7 +170,7 @@ def item_multi_valued_fields(
 ) -> frozenset[str]:
     """``multi_valued_fields`` of the page this item's workers saw: the template's, or the
     rendered page's when a control's name comes from a ``${placeholder}``."""
-    if _PLACEHOLDER_NAME.search(template):
+    if _named_by_placeholder(template):
         template = render(hitblock_type, template, params)
     return multi_valued_fields(template)
 
@@ -183,16 +188,21 @@ class _Controls:
     multiple: bool = False  # a <select multiple>
 
 
-class _FormFields(HTMLParser):
+class _FormFields:
     """Counts the form controls of a page by name."""
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.controls: dict[str, _Controls] = {}
+        self.flatten = False  # inside <crowd-form answer-format="flatten-objects">
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
+    def handle_starttag(self, tag: str, attributes: dict[str, str | None]) -> None:
         name = attributes.get("name")
+        if tag == "crowd-form":  # flatten-objects: a list answer is one field per value
+            answer_format = (attributes.get("answer-format") or "").strip().lower()
+            self.flatten = answer_format == "flatten-objects"
+        if tag == "crowd-classifier-multi-select" and name and self.flatten:
+            self.controls.setdefault(f"{name}.labels", _Controls()).multiple = True
+            return
         if not name or tag not in {"input", "select", "textarea", "button"}:
             return
         default_type = "submit" if tag == "button" else "text"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from app.templates import (
     HITBLOCK_TYPES,
     default_template,
@@ -67,3 +69,15 @@ def test_a_control_named_by_a_placeholder_is_read_from_the_rendered_page():
     html = HITBLOCK_TYPES["html"]
     assert item_multi_valued_fields(html, template, {"question": "colors"}) == {"colors"}
     assert item_multi_valued_fields(html, "<input name='a'><input name='a'>", {}) == {"a"}
+
+
+def test_hostile_markup_is_read_quickly_and_never_fails():
+    """html.parser raised AssertionError on ``<![`` (every poll of such a hitblock failed) and
+    took quadratic time on ``<a <a ...``; a regex for ``name="${...}"`` took seconds on many
+    ``name=``: a template is now read in one linear pass (review revA)."""
+    html = HITBLOCK_TYPES["html"]
+    assert multi_valued_fields("<![ x <input name=a><input name=a>") == {"a"}
+    for template in ("name=" * 13_000, "<a " * 21_000, "<!--" * 16_000, "<![" * 20_000):
+        started = time.monotonic()
+        assert item_multi_valued_fields(html, template + "<input name=b>", {}) == frozenset()
+        assert time.monotonic() - started < 1.0, template[:6]

@@ -12,6 +12,7 @@ from app.models import Hitblock, Item
 from app.pagination import Page, paginate
 from app.services import DbSession, transaction
 from app.templates import HITBLOCK_TYPES, default_template, required_fields
+from mturk.crowd import refusal_message, refused_elements
 
 # Fields that shape the HITs; they can change only before anything is published.
 HIT_FIELDS = {
@@ -104,6 +105,7 @@ def _template_for(type_name: str, template: str | None, labels: list[str] | None
             f"labels apply only to classification types, not {type_name}.", param="labels"
         )
     if template is not None:
+        check_crowd_elements(template)
         return template
     if hitblock_type.body is None:
         raise InvalidInput(f"A template is required for {type_name} hitblocks.", param="template")
@@ -113,6 +115,19 @@ def _template_for(type_name: str, template: str | None, labels: list[str] | None
             param="labels",
         )
     return default_template(hitblock_type, labels)
+
+
+def check_crowd_elements(template: str) -> None:
+    """A template that loads crowd-html-elements.js may use only the crowd elements the
+    marketplace's stand-in provides: any other would show workers plain text and answer
+    nothing, so it is refused up front, by name."""
+    unknown = refused_elements(template)
+    if unknown:
+        raise InvalidInput(
+            refusal_message(unknown, "The template"),
+            param="template",
+            code="unsupported_crowd_element",
+        )
 
 
 def _uses_default_template(hitblock: Hitblock) -> bool:

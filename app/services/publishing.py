@@ -27,7 +27,7 @@ from app.domain import (
 from app.models import Hitblock, Item, utcnow
 from app.services import DbSession, events, transaction
 from app.services.deliveries import Destination, subscribed_endpoints
-from app.services.hitblocks import find_hitblock
+from app.services.hitblocks import check_crowd_elements, find_hitblock
 from app.services.items import find_item
 from app.templates import HITBLOCK_TYPES, render
 from mturk.fees import hit_cost
@@ -62,6 +62,7 @@ class HitblockPublication:
 
 
 def question_for(hitblock: Hitblock, item: Item) -> str:
+    check_crowd_elements(hitblock.template)  # a template saved before the check existed
     html = render(HITBLOCK_TYPES[hitblock.type], hitblock.template, item.params)
     question = html_question(html)
     if len(question.encode()) > MAX_QUESTION_BYTES:
