@@ -16,20 +16,27 @@ types keep their ids and are computed from what the service knows:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mturk.question_form_xml import FileUploadAnswer
+from mturk.questions import InvalidQuestion
+from mturk.service import question_forms
 from mturk.service.errors import TurkError
 from mturk.service.store import (
     Assignment,
+    QualificationRequest,
     QualificationType,
+    WorkerAccount,
+    WorkerBlock,
     WorkerMessage,
     WorkerQualification,
     new_id,
@@ -171,10 +178,11 @@ def score_of(session: Session, worker_id: str, type_id: str) -> Score | None:
         select(WorkerQualification).where(
             WorkerQualification.qualification_type_id == type_id,
             WorkerQualification.worker_id == worker_id,
-            WorkerQualification.status == "Granted",
         )
     )
-    if row is not None:
+    if row is not None:  # a Revoked score meets nothing, not even by AutoGranted
+        if row.status != "Granted":
+            return None
         return Score(row.integer_value, row.locale_country, row.locale_subdivision)
     if type_id in PROFILE_TYPES:
         return None
@@ -310,6 +318,7 @@ def _apply_settings(row: QualificationType, params: dict[str, Any]) -> None:
         raise TurkError("TestDurationInSeconds is required with a Test.", "AWS.MissingParameters")
     if row.answer_key is not None and row.test is None:
         raise TurkError("An AnswerKey needs a Test.", "AWS.MechanicalTurk.InvalidParameterValue")
+    check_test(row)  # qualification requests and tests (below)
 
 
 def create_qualification_type(
@@ -370,6 +379,10 @@ def delete_qualification_type(
         select(WorkerQualification).where(WorkerQualification.qualification_type_id == row.id)
     ):
         session.delete(granted)
+    for request in session.scalars(  # and every request for it (see the requests section)
+        select(QualificationRequest).where(QualificationRequest.qualification_type_id == row.id)
+    ):
+        session.delete(request)
     session.delete(row)
     return {}
 
@@ -442,14 +455,8 @@ def associate_qualification_with_worker(
     """Grants (or re-grants, with a new value) the caller's type to a worker, who is told on the
     worker site unless SendNotification is false (it is true by default, as on MTurk)."""
     row = _own_type(session, requester_id, params["QualificationTypeId"])
-    granted = _grant(session, row.id, params["WorkerId"])
-    if granted is None:
-        granted = WorkerQualification(
-            qualification_type_id=row.id, requester_id=requester_id, worker_id=params["WorkerId"]
-        )
-        session.add(granted)
-    granted.integer_value = params.get("IntegerValue", 1)
-    granted.status, granted.granted_at = "Granted", now()
+    value = params.get("IntegerValue", 1)
+    _grant_value(session, row, params["WorkerId"], value)
     if params.get("SendNotification", True):
         session.add(
             WorkerMessage(
@@ -457,7 +464,7 @@ def associate_qualification_with_worker(
                 worker_id=params["WorkerId"],
                 subject=f"Qualification granted: {row.name}"[:200],
                 text=f"You have been granted the qualification {row.name!r} "
-                f"with the value {granted.integer_value}.",
+                f"with the value {value}.",
             )
         )
     return {}
@@ -561,3 +568,434 @@ def require_visible(session: Session, requester_id: int, type_id: str) -> None:
     """A system type, or one of the caller's own; else QualificationTypeDoesNotExist."""
     if type_id not in SYSTEM_TYPES:
         _own_type(session, requester_id, type_id)
+
+
+# ---- qualification requests and tests (the worker site's, the owner's decisions) -----------
+#
+# A worker asks for a requestable type on the worker site. As on MTurk: an AutoGranted type is
+# granted at once; a type with a Test is taken (the request is Testing from its start, and must
+# be submitted within TestDurationInSeconds), then graded at once by its AnswerKey (Approved,
+# with the score) or left Pending; a type with neither is Pending. The owner lists Pending
+# requests and accepts (grants a score) or rejects them. Without RetryDelayInSeconds a worker
+# asks once; with it, again that many seconds after their last request.
+
+QUALIFICATION_REQUEST_MISSING = "AWS.MechanicalTurk.QualificationRequestDoesNotExist"
+XML_PARSE_ERROR = "AWS.MechanicalTurk.XMLParseError"
+MAX_TEST_BYTES = 65_535  # MTurk's limit on Test and AnswerKey
+
+
+class CannotRequest(Exception):
+    """Why a worker may not request a type, or start or submit its test, now: in words for
+    the worker."""
+
+
+class AnswersRefused(Exception):
+    """Test answers that break their questions' constraints (QuestionIdentifier: why); the
+    test stays in progress, so the worker can correct them."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{key}: {why}" for key, why in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a worker stands with a type: the score they hold (``held``: a Granted one, or an
+    Active AutoGranted type's, ``automatic``), their last request, and what they may do now:
+    ``action`` is "request", "test" (start it), "continue" (a test in progress, to submit by
+    ``deadline``) or None, with ``reason`` saying why not and ``retry_at`` when they may."""
+
+    qualification_type: QualificationType
+    held: int | None
+    automatic: bool
+    revoked: bool
+    last: QualificationRequest | None
+    action: str | None
+    reason: str | None = None
+    deadline: float | None = None
+    retry_at: float | None = None
+
+    @property
+    def timed_out(self) -> bool:
+        """The last request is a test whose time ran out before it was submitted."""
+        in_test = self.last is not None and self.last.status == "Testing"
+        return in_test and self.action != "continue"
+
+
+def check_test(row: QualificationType) -> None:
+    """A type's Test must be a QuestionForm the worker site can give (no file uploads: a
+    qualification test keeps no files) and its AnswerKey must fit it."""
+    for name, text in (("Test", row.test), ("AnswerKey", row.answer_key)):
+        if text is not None and len(text.encode()) > MAX_TEST_BYTES:
+            raise TurkError(
+                f"{name} must be at most {MAX_TEST_BYTES} bytes long.", "AWS.ParameterOutOfRange"
+            )
+    for name, seconds in (
+        ("TestDurationInSeconds", row.test_duration),
+        ("RetryDelayInSeconds", row.retry_delay),
+    ):
+        if seconds is not None and seconds < (1 if name == "TestDurationInSeconds" else 0):
+            raise TurkError(
+                f"{name} must be a positive number of seconds.", "AWS.ParameterOutOfRange"
+            )
+    if row.test is None:
+        return
+    try:
+        form = question_forms.parse_form(row.test)
+    except InvalidQuestion as exc:
+        raise TurkError(f"Test is not a valid QuestionForm: {exc}", XML_PARSE_ERROR) from None
+    if any(isinstance(question.answer, FileUploadAnswer) for question in form.questions):
+        raise TurkError(
+            "Test may not ask for a file (FileUploadAnswer): qualification tests keep no files.",
+            "AWS.MechanicalTurk.InvalidParameterValue",
+        )
+    if row.answer_key is not None:
+        try:
+            question_forms.parse_answer_key(row.answer_key, form)
+        except InvalidQuestion as exc:
+            raise TurkError(
+                f"AnswerKey is not a valid AnswerKey for the Test: {exc}", XML_PARSE_ERROR
+            ) from None
+
+
+def offered_type(session: Session, type_id: str) -> QualificationType | None:
+    """Any requester's type, as workers see it (requests are made for types, not to their
+    owner); None when there is no such type."""
+    return session.scalar(select(QualificationType).where(QualificationType.id == type_id))
+
+
+def offered_types(session: Session, query: str = "", limit: int = 200) -> list[QualificationType]:
+    """Active, requestable types of every requester, by name; ``query`` searches their name,
+    description and keywords."""
+    stmt = select(QualificationType).where(
+        QualificationType.status == "Active", QualificationType.is_requestable.is_(True)
+    )
+    if query := query.strip():
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            QualificationType.name.ilike(pattern, escape="\\")
+            | QualificationType.description.ilike(pattern, escape="\\")
+            | QualificationType.keywords.ilike(pattern, escape="\\")
+        )
+    return list(
+        session.scalars(stmt.order_by(QualificationType.name, QualificationType.seq).limit(limit))
+    )
+
+
+def standings(
+    session: Session, worker_id: str, types: Sequence[QualificationType], at: float | None = None
+) -> list[Standing]:
+    """The worker's standing with each of ``types``, in a few queries."""
+    at = now() if at is None else at
+    type_ids = [row.id for row in types]
+    scores = {
+        row.qualification_type_id: row
+        for row in session.scalars(
+            select(WorkerQualification).where(
+                WorkerQualification.worker_id == worker_id,
+                WorkerQualification.qualification_type_id.in_(type_ids),
+            )
+        )
+    }
+    requests: dict[str, list[QualificationRequest]] = {}
+    for request in session.scalars(
+        select(QualificationRequest)
+        .where(
+            QualificationRequest.worker_id == worker_id,
+            QualificationRequest.qualification_type_id.in_(type_ids),
+        )
+        .order_by(QualificationRequest.seq)
+    ):
+        requests.setdefault(request.qualification_type_id, []).append(request)
+    blocking = set(
+        session.scalars(
+            select(WorkerBlock.requester_id).where(
+                WorkerBlock.worker_id == worker_id,
+                WorkerBlock.requester_id.in_({row.requester_id for row in types}),
+            )
+        )
+    )
+    return [
+        _standing(
+            row, scores.get(row.id), requests.get(row.id, []), row.requester_id in blocking, at
+        )
+        for row in types
+    ]
+
+
+def standing(
+    session: Session, worker_id: str, qualification_type: QualificationType, at: float | None = None
+) -> Standing:
+    return standings(session, worker_id, [qualification_type], at)[0]
+
+
+def _standing(
+    row: QualificationType,
+    score: WorkerQualification | None,
+    requests: list[QualificationRequest],
+    blocked: bool,
+    at: float,
+) -> Standing:
+    # A test in progress whose Test the owner has changed since is void: it does not count.
+    requests = [r for r in requests if not (r.status == "Testing" and r.test != row.test)]
+    last = requests[-1] if requests else None
+    revoked = score is not None and score.status != "Granted"
+    held: int | None = None
+    automatic = False
+    if score is not None and not revoked:
+        held = score.integer_value
+    elif score is None and row.auto_granted and row.status == "Active":
+        held, automatic = row.auto_granted_value or 1, True
+    found = functools.partial(Standing, row, held, automatic, revoked, last)
+    if last is not None and last.status == "Testing" and row.test_duration is not None:
+        deadline = last.started_at + row.test_duration
+        if at < deadline:
+            return found("continue", deadline=deadline)
+    if row.status != "Active" or not row.is_requestable:
+        return found(None, "This qualification is not open to requests now.")
+    if blocked:
+        return found(None, "The requester who offers this qualification has blocked you.")
+    if last is not None and last.status == "Pending":
+        return found(None, "Your request is waiting for the requester's decision.")
+    if revoked and row.auto_granted:
+        return found(None, "The requester revoked this qualification.")
+    if row.test is None and held is not None and not automatic:
+        return found(None, "You have this qualification.")
+    action = "test" if row.test is not None else "request"
+    if last is None:
+        return found(action)
+    if row.retry_delay is None:
+        return found(None, "This qualification can be requested only once.")
+    retry_at = last.started_at + row.retry_delay
+    if at < retry_at:
+        return found(None, "You asked for it recently.", retry_at=retry_at)
+    return found(action)
+
+
+def _grant_value(session: Session, row: QualificationType, worker_id: str, value: int) -> None:
+    """Give the worker this score of the type (a new one, or a new value of theirs)."""
+    granted = _grant(session, row.id, worker_id)
+    if granted is None:
+        granted = WorkerQualification(
+            qualification_type_id=row.id, requester_id=row.requester_id, worker_id=worker_id
+        )
+        try:
+            with session.begin_nested():
+                session.add(granted)
+        except IntegrityError:  # granted by a concurrent call meanwhile: update theirs
+            granted = _grant(session, row.id, worker_id)
+            assert granted is not None
+    granted.integer_value = value
+    granted.status, granted.granted_at = "Granted", now()
+
+
+def _one_at_a_time(session: Session, worker_id: str) -> None:
+    """Lock the worker's account row until this transaction ends: of two requests by the same
+    worker at once (a double click), the second waits and then sees the first, on PostgreSQL
+    too (SQLite's write lock already serializes them)."""
+    session.execute(
+        select(WorkerAccount.seq).where(WorkerAccount.id == worker_id).with_for_update()
+    )
+
+
+def request_qualification(
+    session: Session, worker_id: str, row: QualificationType, at: float | None = None
+) -> QualificationRequest:
+    """A worker's request for a type without a test: granted at once if it is AutoGranted,
+    else Pending for its owner."""
+    _one_at_a_time(session, worker_id)
+    at = now() if at is None else at
+    found = standing(session, worker_id, row, at)
+    if found.action != "request":
+        raise CannotRequest(found.reason or "Take this qualification's test to request it.")
+    request = QualificationRequest(
+        id=new_id(),
+        qualification_type_id=row.id,
+        requester_id=row.requester_id,
+        worker_id=worker_id,
+        status="Pending",
+        started_at=at,
+        submitted_at=at,
+    )
+    if row.auto_granted:
+        request.status, request.decided_at = "Approved", at
+        _grant_value(session, row, worker_id, row.auto_granted_value or 1)
+    session.add(request)
+    return request
+
+
+def start_test(
+    session: Session, worker_id: str, row: QualificationType, at: float | None = None
+) -> QualificationRequest:
+    """Start the type's test (its clock starts now), or give back the one in progress."""
+    _one_at_a_time(session, worker_id)
+    at = now() if at is None else at
+    found = standing(session, worker_id, row, at)
+    if found.action == "continue":
+        assert found.last is not None
+        return found.last
+    if found.action != "test":
+        raise CannotRequest(found.reason or "This qualification has no test: request it.")
+    request = QualificationRequest(
+        id=new_id(),
+        qualification_type_id=row.id,
+        requester_id=row.requester_id,
+        worker_id=worker_id,
+        status="Testing",
+        started_at=at,
+        test=row.test,
+    )
+    session.add(request)
+    return request
+
+
+def current_test(
+    session: Session, worker_id: str, row: QualificationType, at: float | None = None
+) -> tuple[QualificationRequest, question_forms.QuestionForm, float]:
+    """The worker's test in progress of this type: its request, its form and its deadline."""
+    found = standing(session, worker_id, row, at)
+    if found.action != "continue":
+        if found.timed_out:
+            raise CannotRequest("The time for this test ran out: your answers were not taken.")
+        testing = session.scalar(
+            select(QualificationRequest).where(
+                QualificationRequest.worker_id == worker_id,
+                QualificationRequest.qualification_type_id == row.id,
+                QualificationRequest.status == "Testing",
+                QualificationRequest.test.is_distinct_from(row.test),
+            )
+        )
+        if testing is not None:
+            session.delete(testing)  # void: it counts for nothing
+            raise CannotRequest("The requester changed this test while you took it: start again.")
+        raise CannotRequest("You have no test of this qualification in progress.")
+    assert found.last is not None and found.last.test is not None and found.deadline is not None
+    try:
+        form = question_forms.parse_form(found.last.test)
+    except InvalidQuestion:  # accepted when the type was made, refused by a stricter reader now
+        raise CannotRequest("This test cannot be shown: the requester must correct it.") from None
+    return found.last, form, found.deadline
+
+
+def submit_test(
+    session: Session,
+    worker_id: str,
+    row: QualificationType,
+    values: Any,
+    files: Any,
+    at: float | None = None,
+) -> QualificationRequest:
+    """Take the answers of the worker's test in progress (once, and only in time): graded at
+    once by the type's AnswerKey (Approved, the score granted), else Pending for the owner."""
+    at = now() if at is None else at
+    request, form, _ = current_test(session, worker_id, row, at)
+    collected = question_forms.collect(form, values, files)
+    if collected.errors:
+        raise AnswersRefused(collected.errors)
+    value = None
+    if row.answer_key is not None:
+        value = question_forms.grade(row.answer_key, form, collected.answers_xml)
+    changes: dict[str, Any] = {
+        "status": "Pending" if value is None else "Approved",
+        "answer": collected.answers_xml,
+        "submitted_at": at,
+        "decided_at": None if value is None else at,
+    }
+    changed = session.execute(
+        update(QualificationRequest)
+        .where(QualificationRequest.id == request.id, QualificationRequest.status == "Testing")
+        .values(**changes)
+    ).rowcount  # type: ignore[attr-defined]
+    if changed != 1:  # submitted twice at once: one of them counts
+        raise CannotRequest("This test was already submitted.")
+    session.refresh(request)
+    if value is not None:
+        _grant_value(session, row, worker_id, value)
+    return request
+
+
+def _own_request(session: Session, requester_id: int, request_id: str) -> QualificationRequest:
+    row = session.scalar(
+        select(QualificationRequest).where(
+            QualificationRequest.id == request_id,
+            QualificationRequest.requester_id == requester_id,
+        )
+    )
+    if row is None:
+        raise TurkError(
+            f"QualificationRequest {request_id} does not exist.", QUALIFICATION_REQUEST_MISSING
+        )
+    return row
+
+
+def _decide(
+    session: Session, request: QualificationRequest, status: str, reason: str | None
+) -> None:
+    """Pending to ``status``, once: of two concurrent decisions exactly one is made."""
+    changed = session.execute(
+        update(QualificationRequest)
+        .where(QualificationRequest.id == request.id, QualificationRequest.status == "Pending")
+        .values(status=status, decided_at=now(), reason=reason)
+    ).rowcount  # type: ignore[attr-defined]
+    if changed != 1:
+        session.refresh(request)
+        raise TurkError(
+            f"QualificationRequest {request.id} is {request.status}: "
+            "only a Pending request can be accepted or rejected.",
+            "AWS.MechanicalTurk.InvalidQualificationRequestState",
+        )
+    session.refresh(request)
+
+
+def request_dict(request: QualificationRequest) -> dict[str, Any]:
+    """A QualificationRequest as AWS gives it (Test and Answer when there was a test)."""
+    body: dict[str, Any] = {
+        "QualificationRequestId": request.id,
+        "QualificationTypeId": request.qualification_type_id,
+        "WorkerId": request.worker_id,
+        "Test": request.test,
+        "Answer": request.answer,
+        "SubmitTime": request.submitted_at,
+    }
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def accept_qualification_request(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Grants the worker the score (IntegerValue, 1 by default) and tells them."""
+    request = _own_request(session, requester_id, params["QualificationRequestId"])
+    row = _own_type(session, requester_id, request.qualification_type_id)
+    _decide(session, request, "Approved", None)
+    value = params.get("IntegerValue", 1)
+    _grant_value(session, row, request.worker_id, value)
+    session.add(
+        WorkerMessage(
+            requester_id=requester_id,
+            worker_id=request.worker_id,
+            subject=f"Qualification granted: {row.name}"[:200],
+            text=f"Your request for the qualification {row.name!r} was accepted: "
+            f"your score is {value}.",
+        )
+    )
+    return {}
+
+
+def reject_qualification_request(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The worker is told on the worker site, with the Reason when one is given."""
+    request = _own_request(session, requester_id, params["QualificationRequestId"])
+    row = _own_type(session, requester_id, request.qualification_type_id)
+    reason = params.get("Reason")
+    _decide(session, request, "Rejected", reason)
+    text = f"Your request for the qualification {row.name!r} was rejected."
+    session.add(
+        WorkerMessage(
+            requester_id=requester_id,
+            worker_id=request.worker_id,
+            subject=f"Qualification request rejected: {row.name}"[:200],
+            text=f"{text} Reason: {reason}" if reason else text,
+        )
+    )
+    return {}
