@@ -303,7 +303,9 @@ def requesters_group() -> None:
 def create_command(name: str, balance: str) -> None:
     """Create a requester and its first access key; the last two lines are the credentials,
     in ~/.aws/credentials format (the secret is not shown again)."""
-    _run(lambda session: _print_issued(create_requester(session, name, parse_amount(balance))))
+    run_in_store(
+        lambda session: _print_issued(create_requester(session, name, parse_amount(balance)))
+    )
 
 
 @requesters_group.command("list")
@@ -318,7 +320,7 @@ def list_command() -> None:
                 used = f"last used {_when(key.last_used)}" if key.last_used else "never used"
                 click.echo(f"  {key.access_key_id}\t{key.status}\t{used}")
 
-    _run(show)
+    run_in_store(show)
 
 
 @requesters_group.command("fund")
@@ -332,7 +334,7 @@ def fund_command(access_key_id: str, amount: str) -> None:
         row = fund(session, access_key_id, parse_amount(amount))
         click.echo(f"{row.name}: balance {format_amount(row.balance)}")
 
-    _run(add)
+    run_in_store(add)
 
 
 @requesters_group.group("keys")
@@ -345,7 +347,7 @@ def keys_group() -> None:
 @with_appcontext
 def key_create_command(name: str) -> None:
     """Issue another access key (to rotate: create, switch your tools, revoke the old)."""
-    _run(lambda session: _print_issued(create_key(session, name)))
+    run_in_store(lambda session: _print_issued(create_key(session, name)))
 
 
 @keys_group.command("revoke")
@@ -358,10 +360,12 @@ def key_revoke_command(access_key_id: str) -> None:
         revoke_key(session, access_key_id)
         click.echo(f"Revoked {access_key_id}.")
 
-    _run(revoke)
+    run_in_store(revoke)
 
 
-def _run(action: Callable[[Session], None]) -> None:
+def run_in_store(action: Callable[[Session], None]) -> None:
+    """A command's ``action`` in one transaction of the service's store; a RequesterError
+    (or a subclass: ``layouts.LayoutError``) is the command's error message."""
     store = _store()
     try:
         with store.transaction() as session:
