@@ -52,6 +52,12 @@ class DefaultConfig:
     # -Host to believe (0: none, so a client cannot claim another address or https).
     PROXY_HOPS = 0
     MTURK_REGION = "us-east-1"
+    # Notifications of the bundled MTurk service (UpdateNotificationSettings) go to SQS and SNS
+    # at this endpoint (empty: AWS's own, by region; or any SQS/SNS-compatible service's URL),
+    # in this region (empty: the one the destination names, else us-east-1), signed with
+    # credentials from boto3's standard chain (AWS_ACCESS_KEY_ID..., ~/.aws, a role).
+    NOTIFICATIONS_ENDPOINT_URL = ""
+    NOTIFICATIONS_REGION = ""
     # Tries per MTurk call, retries included (botocore's standard mode: throttling and 5xx).
     MTURK_MAX_ATTEMPTS = 5
     # MTurk calls in flight at once when a whole hitblock is published.
