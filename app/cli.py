@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import threading
 from dataclasses import asdict
 from decimal import Decimal
 
@@ -18,12 +20,13 @@ from app.bootstrap import SchemaNotCurrent, ensure_schema, prepare
 from app.extensions import db
 from app.gateway import credentials_path
 from app.services import accounts
-from mturk.service import create_service_app, local_store
+from mturk.service import create_service_app, lifecycle, local_store, notifications
 from mturk.service import schema as service_schema
 from mturk.service.content import create_content_app
+from mturk.service.layouts import layouts_group
 from mturk.service.requesters import RequesterError, ensure_local_credentials, requesters_group
 from mturk.service.store import Base as service_models
-from mturk.service.store import service_engine
+from mturk.service.store import Store, service_engine
 from mturk.service.workers import command_group as workers_group
 from mturk.service.workers import instance_secret_key
 
@@ -70,6 +73,7 @@ main = HitblocksGroup(
 main.add_command(shell_command)
 main.add_command(routes_command)
 main.add_command(requesters_group)
+main.add_command(layouts_group)
 main.add_command(
     workers_group(lambda: _local_app(current_app), lambda: _local_urls(current_app)[0])
 )
@@ -102,10 +106,13 @@ def run_command(ctx: click.Context, host: str, port: int, workers: int | None) -
     env = dict(os.environ)
     parts: list[serving.Part] = []
     scheduler = None
+    delivering = None
     exited = None
     try:
         if app.config["MTURK_ENDPOINT"] == "local":
+            deliverer = _notification_deliverer(app)
             parts.append(_start_local_mturk(app, env))
+            delivering = _start_notifications(app, deliverer)
         parts.append(
             serving.start_part(
                 "The API server",
@@ -137,6 +144,9 @@ def run_command(ctx: click.Context, host: str, port: int, workers: int | None) -
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         serving.stop_parts(parts)
+        if delivering is not None:
+            delivering.stop()
+            delivering.deliverer.store.dispose()
     if exited is not None:
         raise click.ClickException(
             f"{exited.name} exited (code {exited.process.returncode}), so everything stopped."
@@ -197,17 +207,19 @@ def _ensure_local_requester(app: Flask) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-def _start_local_mturk(app: Flask, env: dict[str, str]) -> serving.Part:
+def _start_local_mturk(
+    app: Flask,
+    env: dict[str, str],
+    remedy: str = (
+        "set HITBLOCKS_MTURK_LOCAL_PORT, or HITBLOCKS_MTURK_ENDPOINT to use another MTurk service"
+    ),
+) -> serving.Part:
     """Listen for the local MTurk service and its task content origin, and tell the API
     (``env``) and the poller (``app``) the ports they got, then serve both from a gunicorn
     arbiter of their own."""
     _ensure_local_requester(app)
     host, port = app.config["MTURK_LOCAL_HOST"], int(app.config["MTURK_LOCAL_PORT"])
-    sock = _listen(
-        host,
-        port,
-        "set HITBLOCKS_MTURK_LOCAL_PORT, or HITBLOCKS_MTURK_ENDPOINT to use another MTurk service",
-    )
+    sock = _listen(host, port, remedy)
     base = serving.base_url(host, sock)
     try:
         content_sock = _listen_content(app, host)
@@ -226,6 +238,48 @@ def _start_local_mturk(app: Flask, env: dict[str, str]) -> serving.Part:
     click.echo(f"Local MTurk service: requester API at {base}/ , worker site at {base}/worker")
     click.echo(f"Task content origin at {_local_urls(app)[1]}/")
     return part
+
+
+def _notification_deliverer(app: Flask) -> notifications.Deliverer:
+    """The deliverer of the local service's notifications, on a store of its own, sending
+    through boto3 to the configured endpoint (HITBLOCKS_NOTIFICATIONS_*)."""
+    try:
+        store = Store(app.config["MTURK_LOCAL_DATABASE_URL"])
+    except service_schema.SchemaBehind as exc:
+        raise click.ClickException(str(exc)) from None
+    endpoint_url = str(app.config["NOTIFICATIONS_ENDPOINT_URL"] or "")
+    region = str(app.config["NOTIFICATIONS_REGION"] or "") or None
+    send = notifications.AwsTransports(notifications.boto3_clients(endpoint_url), region)
+    return notifications.Deliverer(store, send)
+
+
+def _start_notifications(app: Flask, deliverer: notifications.Deliverer) -> notifications.Running:
+    """Deliver in a thread of this process, the one that supervises the service's arbiter:
+    one deliverer, whatever the number of web workers, never in the way of a request. The
+    same thread applies what time does (expiry, deadlines, auto-approval) as it comes."""
+    endpoint_url = str(app.config["NOTIFICATIONS_ENDPOINT_URL"] or "")
+    region = str(app.config["NOTIFICATIONS_REGION"] or "") or None
+    click.echo(notifications.describe(endpoint_url, region, os.getpid()))
+    return notifications.Running(deliverer, lifecycle.Clock(deliverer.store).tick)
+
+
+@main.command("mturk-notifications", hidden=True)
+@click.pass_context
+def mturk_notifications_command(ctx: click.Context) -> None:
+    """Only send the local MTurk service's notifications, until stopped: for a service served
+    by other means (`hitblocks run` and `hitblocks mturk-local` send them already)."""
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    deliverer = _notification_deliverer(app)
+    delivering = _start_notifications(app, deliverer)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        delivering.stop()
+        deliverer.store.dispose()
 
 
 @main.command("serve-api", hidden=True)
@@ -263,23 +317,18 @@ def mturk_local_command(
     content_fd: int | None,
 ) -> None:
     """Run only the local MTurk-compatible service: requester API, worker site and the task
-    content origin (on a port of its own)."""
+    content origin (on a port of its own), and its notifications."""
     app = ctx.ensure_object(ScriptInfo).load_app()
     if fd is None or content_fd is None:
-        _ensure_local_requester(app)
-        host = host or app.config["MTURK_LOCAL_HOST"]
-        port = port if port is not None else int(app.config["MTURK_LOCAL_PORT"])
+        if host:
+            app.config["MTURK_LOCAL_HOST"] = host
+        if port is not None:
+            app.config["MTURK_LOCAL_PORT"] = port
         if content_port is not None:
             app.config["MTURK_LOCAL_CONTENT_PORT"] = content_port
-        sock = _listen(host, port, "use --port")
-        content_sock = _listen_content(app, host)
-        app.config["MTURK_LOCAL_HOST"], app.config["MTURK_LOCAL_PORT"] = host, sock.getsockname()[1]
-        base = serving.base_url(host, sock)
-        click.echo(f"Local MTurk service: requester API at {base}/ , worker site at {base}/worker")
-        click.echo(f"Task content origin at {_local_urls(app)[1]}/")
-        fd, content_fd = sock.fileno(), content_sock.fileno()
-    else:
-        serving.stop_with_parent()
+        _supervise_local_mturk(app)
+        return
+    serving.stop_with_parent()
     local = _local_app(app)
     content = create_content_app(local_store(local), _local_urls(app)[0])
     dispatch = serving.ByPort(
@@ -293,6 +342,30 @@ def mturk_local_command(
         workers=serving.MTURK_LOCAL_WORKERS,
         threads=serving.MTURK_LOCAL_THREADS,
     )
+
+
+def _supervise_local_mturk(app: Flask) -> None:
+    """`hitblocks mturk-local` alone: supervise the service's gunicorn arbiter (a part, as
+    under `hitblocks run`) and send its notifications from this process, until stopped."""
+    env = dict(os.environ)
+    env["HITBLOCKS_MTURK_LOCAL_HOST"] = str(app.config["MTURK_LOCAL_HOST"])
+    deliverer = _notification_deliverer(app)
+    parts: list[serving.Part] = []
+    delivering = None
+    exited = None
+    try:
+        parts.append(_start_local_mturk(app, env, "use --port"))
+        delivering = _start_notifications(app, deliverer)
+        exited = serving.supervise(parts)
+    finally:
+        serving.stop_parts(parts)
+        if delivering is not None:
+            delivering.stop()
+        deliverer.store.dispose()
+    if exited is not None:
+        raise click.ClickException(
+            f"{exited.name} exited (code {exited.process.returncode}), so everything stopped."
+        )
 
 
 def scheduler_enabled(app: Flask) -> bool:

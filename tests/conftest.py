@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import shutil
 import socket
 from collections import Counter
@@ -133,9 +134,12 @@ def postgres_url() -> str:
 
 @pytest.fixture
 def postgres_schema_url(postgres_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A database URL whose search_path is a fresh schema, dropped after the test."""
+    """A database URL whose search_path is a fresh schema, dropped after the test. Its name
+    ends in a random suffix: the server may be shared by test runs going on at once, and a
+    test's parameters may be cut off from its name."""
     schema = "t_" + request.node.name.lower().replace("[", "_").replace("]", "")[:40]
     schema = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in schema)
+    schema = f"{schema}_{secrets.token_hex(4)}"
     engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -194,6 +198,22 @@ def mturk_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loc
         server.server_close()
     client.close()  # type: ignore[attr-defined]
     local_app.extensions["mturk_local_store"].dispose()
+
+
+@pytest.fixture
+def mturk_postgres(postgres_schema_url: str) -> Iterator[LocalMTurk]:
+    """The local MTurk service on PostgreSQL (whose transactions are not serialized as
+    SQLite's), served from threads, with a requester's client; for races."""
+    service = create_service_app(postgres_schema_url, sweep_interval=0, migrate=True)
+    server = serve_in_thread(service, "127.0.0.1", 0, poll_interval=0.05)
+    url = f"http://127.0.0.1:{server.server_port}"
+    issued = new_requester(service, "tests")
+    client = make_client(resolve_endpoint(url, url), credentials=issued.credentials)
+    yield LocalMTurk(url, service, client)
+    server.shutdown()
+    server.server_close()
+    client.close()  # type: ignore[attr-defined]
+    local_store(service).dispose()
 
 
 @pytest.fixture

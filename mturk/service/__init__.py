@@ -21,12 +21,21 @@ from flask import Flask, redirect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from mturk.service import events, notifications, review
 from mturk.service.operations import ALLOW_HTTP
+from mturk.service.question_forms import MAX_SUBMISSION_BYTES
 from mturk.service.store import Store
+from mturk.service.uploads import blueprint as uploads_blueprint
 from mturk.service.wire import Faults
 from mturk.service.wire import blueprint as requester_blueprint
 from mturk.service.worker_site import blueprint as worker_blueprint
 from mturk.service.worker_site import init_worker_site
+
+# The handlers of MTurk's events (``events``), registered once: notifications first, so that
+# an event is queued before those a review policy's actions on it emit (a submission before
+# the approval it earned); then review policies.
+events.subscribe(notifications.on_event)
+events.subscribe(review.on_event)
 
 
 def create_service_app(
@@ -54,10 +63,14 @@ def create_service_app(
     store = Store(database_url, sweep_interval, migrate)
     store.settings[ALLOW_HTTP] = allow_http_external_url
     app.config["MTURK_CONTENT_URL"] = content_url.rstrip("/")
+    # A worker's submission (QuestionForm file uploads included) carries at most this much;
+    # more is refused with 413 (``worker_site.external_submit``).
+    app.config["MAX_CONTENT_LENGTH"] = MAX_SUBMISSION_BYTES
     app.extensions["mturk_local_store"] = store
     app.extensions["mturk_local_faults"] = Faults(latency=latency, rate_per_second=rate_per_second)
     app.register_blueprint(requester_blueprint)
     app.register_blueprint(worker_blueprint)
+    app.register_blueprint(uploads_blueprint)  # GetFileUploadURL's /files/<token>
     csrf = init_worker_site(app, secret_key or secrets.token_hex(32), open_signup)
     csrf.exempt(requester_blueprint)  # SigV4 protects the requester API
     app.add_url_rule("/", "home", lambda: redirect("/worker"), methods=["GET"])

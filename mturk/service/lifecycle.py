@@ -3,13 +3,15 @@ expiry), the HIT statuses MTurk derives from its assignments, and the money appr
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
 from mturk.fees import commission, format_amount
+from mturk.service import events
 from mturk.service.errors import TurkError
 from mturk.service.requesters import debit
 from mturk.service.store import HIT, Assignment, HITType, Store
@@ -52,10 +54,12 @@ def assignment_counts(session: Session, hit_ids: list[str]) -> dict[str, dict[st
 
 
 def refresh_status(session: Session, hit: HIT, at: float | None = None) -> None:
-    """Recompute a HIT's status from its assignments and expiry, as MTurk defines them."""
+    """Recompute a HIT's status from its assignments and expiry, as MTurk defines them, and
+    tell (once) that it expired, and that it became reviewable."""
     if hit.status == "Disposed":
         return
     at = clock() if at is None else at
+    before = hit.status
     counts = assignment_counts(session, [hit.id])[hit.id]
     in_progress = counts.get("Accepted", 0)
     done = sum(counts.get(status, 0) for status in DONE_STATUSES)
@@ -66,6 +70,13 @@ def refresh_status(session: Session, hit: HIT, at: float | None = None) -> None:
         hit.status = "Unassignable"
     else:
         hit.status = "Assignable"
+    if expired and not hit.expiry_told and before in ("Assignable", "Unassignable"):
+        hit.expiry_told = True
+        events.emit(session, events.HIT_EXPIRED, hit, at=at)
+    elif not expired:
+        hit.expiry_told = False  # extended: a later expiry is told again
+    if hit.status == "Reviewable" and before not in ("Reviewable", "Reviewing"):
+        events.emit(session, events.HIT_REVIEWABLE, hit, at=at)
 
 
 def sweep_if_due(store: Store, session: Session) -> None:
@@ -77,16 +88,79 @@ def sweep_if_due(store: Store, session: Session) -> None:
         store.last_sweep = at
 
 
+def _expiring(at: float) -> tuple[Any, ...]:
+    """HITs whose expiry has come and not been applied (told) yet."""
+    return (
+        HIT.status.in_(("Assignable", "Unassignable")),
+        HIT.expiration <= at,
+        HIT.expiry_told.is_(False),
+    )
+
+
+def is_due(connection: Connection, at: float) -> bool:
+    """Whether time changed anything by ``at``: a deadline, an auto-approval or an expiry due
+    (three indexed lookups, for a poll that mostly finds nothing)."""
+    checks = (
+        select(Assignment.seq).where(Assignment.status == "Accepted", Assignment.deadline <= at),
+        select(Assignment.seq).where(
+            Assignment.status == "Submitted", Assignment.auto_approval_time <= at
+        ),
+        select(HIT.seq).where(*_expiring(at)),
+    )
+    return any(connection.scalar(check.limit(1)) is not None for check in checks)
+
+
+@dataclass
+class Clock:
+    """Applies what time does without waiting for a request: so that a requester who only
+    listens (notifications) hears of an expiry, an abandonment or an auto-approval when it
+    happens. Run by the service's background thread (``notifications.Running``); at most
+    once per ``interval``, and only a read when nothing is due."""
+
+    store: Store
+    interval: float = 1.0
+    _next: float = field(default=0.0, init=False)
+
+    def tick(self) -> bool:
+        at = clock()
+        if at < self._next:
+            return False
+        self._next = at + self.interval
+        with self.store.reading() as connection:
+            if not is_due(connection, at):
+                return False
+        with self.store.transaction() as session:
+            sweep(session)
+        return True
+
+
 def sweep(session: Session) -> None:
     """Apply what time did since the last request: abandon assignments past their deadline,
     auto-approve (and pay) submissions past AutoApprovalTime, and expire HITs."""
     at = clock()
-    touched: set[str] = set()
-    for assignment in session.scalars(
+    overdue = session.scalars(
         select(Assignment).where(Assignment.status == "Accepted", Assignment.deadline <= at)
-    ):
-        assignment.status = "Abandoned"
-        touched.add(assignment.hit_id)
+    ).all()
+    expiring = session.scalars(select(HIT.id).where(*_expiring(at))).all()
+    # The HITs first, locked in one order (as a submit locks its HIT before its assignment)
+    # and read afresh: a concurrent sweep (PostgreSQL) waits, then finds them refreshed and
+    # their assignments abandoned, so an abandonment or an expiry is told once.
+    hits = {
+        hit_id: session.scalars(
+            select(HIT)
+            .where(HIT.id == hit_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        for hit_id in sorted({assignment.hit_id for assignment in overdue} | set(expiring))
+    }
+    abandoned: list[Assignment] = []
+    for assignment in overdue:
+        try:  # once: if a concurrent sweep abandoned it, it is not abandoned (nor told) again
+            move(session, assignment, {"Accepted"}, status="Abandoned")
+        except TurkError:
+            continue
+        abandoned.append(assignment)
     due = session.scalars(
         select(Assignment).where(
             Assignment.status == "Submitted", Assignment.auto_approval_time <= at
@@ -98,12 +172,12 @@ def sweep(session: Session) -> None:
                 approve(session, assignment, None, assignment.auto_approval_time or at)
         except TurkError:
             pass  # not enough funds: it stays Submitted, as a failed approval would
-    for hit in session.scalars(
-        select(HIT).where(HIT.status.in_(("Assignable", "Unassignable")), HIT.expiration <= at)
-    ):
-        touched.add(hit.id)
-    for hit_id in touched:
-        refresh_status(session, session.scalars(select(HIT).where(HIT.id == hit_id)).one(), at)
+    for assignment in abandoned:
+        events.emit(
+            session, events.ASSIGNMENT_ABANDONED, hits[assignment.hit_id], assignment.id, at
+        )
+    for hit in hits.values():
+        refresh_status(session, hit, at)
 
 
 def move(session: Session, assignment: Assignment, allowed: set[str], **values: Any) -> None:
@@ -141,3 +215,4 @@ def approve(
     reward = Decimal(hit_type.reward_cents) / 100
     fee = cents(str(commission(reward, hit.max_assignments)))
     charge(session, hit.requester_id, hit_type.reward_cents + fee, fee, "reward", assignment.id)
+    events.emit(session, events.ASSIGNMENT_APPROVED, hit, assignment.id, at)

@@ -11,6 +11,7 @@ sends as MTurk does (``__type`` RequestError or ServiceFault with a ``TurkErrorC
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import json
 from collections.abc import Callable
@@ -21,9 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mturk.crowd import refusal_message, refused_elements
 from mturk.fees import commission
-from mturk.questions import InsecureExternalURL, InvalidQuestion, parse_question
-from mturk.service import qualifications
+from mturk.questions import InsecureExternalURL, InvalidQuestion, Question, parse_question
+from mturk.service import events, layouts, notifications, qualifications, review, uploads
 from mturk.service.errors import TurkError
 from mturk.service.lifecycle import (
     DONE_STATUSES,
@@ -40,7 +42,11 @@ from mturk.service.store import (
     Assignment,
     Bonus,
     HITType,
+    QualificationRequest,
     Requester,
+    ReviewAction,
+    ReviewResult,
+    UploadedFile,
     WorkerBlock,
     WorkerMessage,
     new_id,
@@ -51,8 +57,38 @@ TOKEN_WINDOW = 24 * 3600
 VISIBLE_ASSIGNMENT_STATUSES = ("Submitted", "Approved", "Rejected")
 # The session setting (``Store.settings``) that lets plain http:// ExternalURLs in (local dev).
 ALLOW_HTTP = "allow_http_external_url"
+# The session setting that holds the service's public URL as the request reached it, for the
+# URLs an operation hands out (GetFileUploadURL).
+SERVICE_URL = "service_url"
 NEXT_TOKEN_VERSION = "p1"
 INVALID_NEXT_TOKEN = "The value of NextToken is invalid. Use the NextToken of a previous page."
+
+
+LATEST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z: what datetime and AWS can show
+
+
+def epoch_seconds(value: Any) -> float | None:
+    """A timestamp parameter as seconds since the epoch: botocore sends a number, other
+    clients may send ISO 8601 (botocore's validator lets both through); None when it is not a
+    time a HIT can have (NaN, infinite, negative, past the year 9999, not a date)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float
+            return None
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.UTC)
+        seconds = parsed.timestamp()
+    else:
+        return None
+    return seconds if 0 <= seconds <= LATEST_TIME else None  # NaN fails both
 
 
 # ---- lookups ------------------------------------------------------------------------
@@ -126,6 +162,8 @@ def hit_dict(hit: HIT, hit_type: HITType, counts: dict[str, int]) -> dict[str, A
     }
     if hit.requester_annotation is not None:
         body["RequesterAnnotation"] = hit.requester_annotation
+    if hit.hit_layout_id is not None:
+        body["HITLayoutId"] = hit.hit_layout_id
     return body
 
 
@@ -206,6 +244,18 @@ def _token_position(token: str, listing: str) -> int:
     return position
 
 
+# ---- crowd HTML elements (see mturk/crowd.py) -----------------------------------------
+
+
+def _check_crowd_elements(question: Question) -> None:
+    """An HTMLQuestion that loads crowd-html-elements.js may use only the elements the
+    stand-in provides: any other would render as plain text and answer nothing."""
+    unknown = refused_elements(question.content) if question.kind == "html" else []
+    if unknown:
+        message = refusal_message(unknown, "The HTMLQuestion")
+        raise TurkError(message, "AWS.MechanicalTurk.InvalidParameterValue")
+
+
 # ---- operations -----------------------------------------------------------------------
 
 
@@ -265,16 +315,17 @@ def create_hit_with_hit_type(
     session: Session, requester_id: int, params: dict[str, Any]
 ) -> dict[str, Any]:
     hit_type = _hit_type(session, requester_id, params["HITTypeId"])
-    if "Question" not in params:
-        raise TurkError(
-            "Question is required (HIT layouts are not supported here).", "AWS.MissingParameters"
-        )
+    # The Question, or the page of a HIT layout (``layouts``); the review policies
+    # (``review``), refused here as MTurk refuses them.
+    question, layout_id = layouts.question_of(session, requester_id, params)
+    assignment_review_policy, hit_review_policy = review.check_policies(params)
     try:
-        parse_question(params["Question"], allow_http=session.info.get(ALLOW_HTTP, False))
+        parsed = parse_question(question, allow_http=session.info.get(ALLOW_HTTP, False))
     except InsecureExternalURL as exc:
         raise TurkError(str(exc), "AWS.MechanicalTurk.InvalidParameterValue") from None
     except InvalidQuestion as exc:
         raise TurkError(str(exc), "AWS.MechanicalTurk.XMLParseError") from None
+    _check_crowd_elements(parsed)
     token = params.get("UniqueRequestToken")
     if token is not None:
         _check_token_free(session, requester_id, token)
@@ -282,7 +333,10 @@ def create_hit_with_hit_type(
     hit = HIT(
         hit_type_id=hit_type.id,
         requester_id=requester_id,
-        question=params["Question"],
+        question=question,
+        hit_layout_id=layout_id,
+        assignment_review_policy=assignment_review_policy,
+        hit_review_policy=hit_review_policy,
         max_assignments=params.get("MaxAssignments", 1),
         requester_annotation=params.get("RequesterAnnotation"),
         unique_request_token=token,
@@ -296,6 +350,7 @@ def create_hit_with_hit_type(
         assert token is not None
         _check_token_free(session, requester_id, token)
         raise
+    events.emit(session, events.HIT_CREATED, hit, at=at)
     return {"HIT": hit_dict(hit, hit_type, {})}
 
 
@@ -385,6 +440,8 @@ def reject_assignment(
         rejection_time=clock(),
         requester_feedback=params["RequesterFeedback"],
     )
+    hit = _hit(session, requester_id, assignment.hit_id)
+    events.emit(session, events.ASSIGNMENT_REJECTED, hit, assignment.id)
     return {}
 
 
@@ -415,16 +472,22 @@ def send_bonus(session: Session, requester_id: int, params: dict[str, Any]) -> d
     fee = cents(str(commission(amount)))
     bonus_cents = cents(params["BonusAmount"])
     charge(session, requester_id, bonus_cents + fee, fee, "bonus", assignment.id)
-    session.add(
-        Bonus(
-            requester_id=requester_id,
-            worker_id=params["WorkerId"],
-            assignment_id=assignment.id,
-            amount_cents=bonus_cents,
-            reason=params["Reason"],
-            unique_request_token=token,
-        )
+    bonus = Bonus(
+        requester_id=requester_id,
+        worker_id=params["WorkerId"],
+        assignment_id=assignment.id,
+        amount_cents=bonus_cents,
+        reason=params["Reason"],
+        unique_request_token=token,
     )
+    try:
+        with session.begin_nested():
+            session.add(bonus)
+    except IntegrityError:  # the same token paid by a concurrent call: this one pays nothing
+        raise TurkError(
+            "A bonus with this UniqueRequestToken was already paid.",
+            "AWS.MechanicalTurk.DuplicateRequest",
+        ) from None
     return {}
 
 
@@ -460,8 +523,19 @@ def update_expiration_for_hit(
     if hit.status == "Disposed":
         raise TurkError("The HIT has been deleted.", "AWS.MechanicalTurk.InvalidHITState")
     at = clock()
-    hit.expiration = max(float(params["ExpireAt"]), at)  # a time in the past expires it now
+    expire_at = epoch_seconds(params["ExpireAt"])
+    assert expire_at is not None  # checked by the protocol layer
+    if at < expire_at < hit.expiration:
+        raise TurkError(
+            "You cannot shorten the expiration time of a HIT: extend it, or expire it now "
+            "with a time in the past (or 0).",
+            "AWS.MechanicalTurk.InvalidParameterValue",
+        )
+    extended = expire_at > hit.expiration
+    hit.expiration = max(expire_at, at)  # a time in the past expires it now
     refresh_status(session, hit, at)
+    if extended:
+        events.emit(session, events.HIT_EXTENDED, hit, at=at)
     return {}
 
 
@@ -478,6 +552,7 @@ def delete_hit(session: Session, requester_id: int, params: dict[str, Any]) -> d
             "AWS.MechanicalTurk.InvalidHITState",
         )
     hit.status = "Disposed"
+    events.emit(session, events.HIT_DISPOSED, hit)
     return {}
 
 
@@ -518,6 +593,7 @@ def create_additional_assignments_for_hit(
         )
     hit.max_assignments += extra
     refresh_status(session, hit)
+    events.emit(session, events.HIT_EXTENDED, hit)
     return {}
 
 
@@ -604,20 +680,44 @@ def notify_workers(session: Session, requester_id: int, params: dict[str, Any]) 
     return {"NotifyWorkersFailureStatuses": failures}
 
 
+# ---- notifications (mturk/service/notifications.py) ----------------------------------------
+
+
 def update_notification_settings(
     session: Session, requester_id: int, params: dict[str, Any]
 ) -> dict[str, Any]:
+    """Set or replace a HIT type's notification specification (active unless Active says
+    otherwise), or only turn it off or on again, as MTurk does."""
     hit_type = _hit_type(session, requester_id, params["HITTypeId"])
     if "Notification" in params:
-        hit_type.notification = params["Notification"]
+        hit_type.notification = notifications.check_specification(params["Notification"])
         hit_type.notification_active = params.get("Active", True)
     elif "Active" in params:
         if hit_type.notification is None:
             raise TurkError(
-                "No notification is set for this HIT type.", "AWS.MechanicalTurk.InvalidParameter"
+                "The HIT type has no notification specification: give one (Notification) "
+                "to change its Active status.",
+                "AWS.MechanicalTurk.InvalidParameter",
             )
         hit_type.notification_active = params["Active"]
+    else:
+        raise TurkError(
+            "Give the Notification parameter, the Active parameter, or both.",
+            "AWS.MissingParameters",
+        )
     return {}
+
+
+def send_test_event_notification(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    """One message of TestEventType to the Notification's destination, sent at once (through
+    the outbox, as every message), about a synthetic event of no HIT."""
+    notifications.send_test(session, requester_id, params["Notification"], params["TestEventType"])
+    return {}
+
+
+# ---- end of notifications ---------------------------------------------------------------
 
 
 def list_hits_for_qualification_type(
@@ -644,11 +744,166 @@ def list_hits_for_qualification_type(
     return {**extra, "HITs": _hits_out(session, hits)}
 
 
+# ---- qualification requests (the rest is in ``qualifications``) ---------------------------
+
+
+def list_qualification_requests(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The Pending requests for the caller's types (of one type, when given), oldest first.
+    Pages are keyed on the request, so accepting or rejecting the requests of a page before
+    asking for the next one skips none."""
+    stmt = select(QualificationRequest).where(
+        QualificationRequest.requester_id == requester_id,
+        QualificationRequest.status == "Pending",
+    )
+    if "QualificationTypeId" in params:
+        qualifications.require_visible(session, requester_id, params["QualificationTypeId"])
+        stmt = stmt.where(
+            QualificationRequest.qualification_type_id == params["QualificationTypeId"]
+        )
+    requests, extra = _page(params, stmt, QualificationRequest.seq, session)
+    return {
+        **extra,
+        "QualificationRequests": [qualifications.request_dict(row) for row in requests],
+    }
+
+
+# ---- end of qualification requests ------------------------------------------------------
+
+
+# ---- review policies' results, and a HIT's HIT type (helper "review") ------------------------
+
+REVIEW_TOKEN_VERSION = "r1"
+
+
+def list_review_policy_results_for_hit(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    """What the HIT's review policies computed and did (``review``), oldest first. A page
+    holds up to MaxResults results and up to MaxResults actions, of the levels asked for;
+    every non-empty page carries a NextToken, the call after the last answers an empty one."""
+    hit = _hit(session, requester_id, params["HITId"])
+    levels = list(dict.fromkeys(params.get("PolicyLevels") or review.LEVELS))
+    want_results = params.get("RetrieveResults", True)
+    want_actions = params.get("RetrieveActions", True)
+    limit = params.get("MaxResults", 10)
+    results_query = select(ReviewResult).where(
+        ReviewResult.hit_id == hit.id, ReviewResult.level.in_(levels)
+    )
+    actions_query = select(ReviewAction).where(
+        ReviewAction.hit_id == hit.id, ReviewAction.level.in_(levels)
+    )
+    listed = [_listing(results_query), _listing(actions_query), want_results, want_actions]
+    listing = hashlib.sha256(json.dumps(listed).encode()).hexdigest()[:16]
+    after_result, after_action = 0, 0
+    if params.get("NextToken") is not None:
+        after_result, after_action = _review_token_position(params["NextToken"], listing)
+    results: list[ReviewResult] = []
+    actions: list[ReviewAction] = []
+    if want_results:
+        later_results = results_query.where(ReviewResult.seq > after_result)
+        results = list(session.scalars(later_results.order_by(ReviewResult.seq).limit(limit)))
+    if want_actions:
+        later_actions = actions_query.where(ReviewAction.seq > after_action)
+        actions = list(session.scalars(later_actions.order_by(ReviewAction.seq).limit(limit)))
+    body: dict[str, Any] = {"HITId": hit.id, **review.policy_names(hit, levels)}
+    reports = {
+        review.ASSIGNMENT_LEVEL: "AssignmentReviewReport",
+        review.HIT_LEVEL: "HITReviewReport",
+    }
+    for level in levels:
+        report: dict[str, Any] = body.setdefault(reports[level], {})
+        if want_results:
+            report["ReviewResults"] = [review.result_dict(r) for r in results if r.level == level]
+        if want_actions:
+            report["ReviewActions"] = [review.action_dict(a) for a in actions if a.level == level]
+    if results or actions:
+        last_result = results[-1].seq if results else after_result
+        last_action = actions[-1].seq if actions else after_action
+        token = f"{REVIEW_TOKEN_VERSION}:{listing}:{last_result}:{last_action}"
+        body["NextToken"] = base64.urlsafe_b64encode(token.encode()).decode()
+    return body
+
+
+def _review_token_position(token: str, listing: str) -> tuple[int, int]:
+    """The (result, action) seqs a token resumes after; any other token is refused."""
+    try:
+        version, listed, result_seq, action_seq = (
+            base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        )
+        position = (int(result_seq), int(action_seq))
+    except (ValueError, UnicodeDecodeError):
+        version, listed, position = "", "", (-1, -1)
+    if version != REVIEW_TOKEN_VERSION or listed != listing or min(position) < 0:
+        raise TurkError(INVALID_NEXT_TOKEN, "AWS.ParameterOutOfRange")
+    return position
+
+
+def update_hit_type_of_hit(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The HIT takes the new HIT type's properties (title, reward, qualification
+    requirements...). As on MTurk, all but the Reward can change at any time; the Reward only
+    while no assignment of the HIT has been accepted, submitted, approved or rejected."""
+    hit = _hit(session, requester_id, params["HITId"])
+    new_type = _hit_type(session, requester_id, params["HITTypeId"])
+    # Locked (as an accept locks it) and read afresh: an accept in progress is counted.
+    session.refresh(hit, with_for_update=True)
+    if hit.status == "Disposed":
+        raise TurkError("The HIT has been deleted.", "AWS.MechanicalTurk.InvalidHITState")
+    old_type = session.get_one(HITType, hit.hit_type_id)
+    if new_type.reward_cents != old_type.reward_cents:
+        counts = assignment_counts(session, [hit.id])[hit.id]
+        if any(counts.get(status, 0) for status in ("Accepted", *DONE_STATUSES)):
+            raise TurkError(
+                "The Reward of a HIT can change only while none of its assignments has been "
+                "accepted, submitted, approved or rejected.",
+                "AWS.MechanicalTurk.InvalidHITState",
+            )
+    hit.hit_type_id = new_type.id
+    return {}
+
+
+# ---- end of review policies' results ------------------------------------------------------
+
+
+# ---- uploaded files (helper "forms"; the files and their URLs are in ``uploads``) -----------
+
+
+def get_file_upload_url(
+    session: Session, requester_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    """A URL to the file a worker uploaded for a FileUpload question of the caller's own
+    assignment, good for 60 seconds, as on MTurk."""
+    assignment = _assignment(session, requester_id, params["AssignmentId"])
+    identifier = params["QuestionIdentifier"]
+    upload = session.scalar(
+        select(UploadedFile).where(
+            UploadedFile.assignment_id == assignment.id,
+            UploadedFile.question_identifier == identifier,
+        )
+    )
+    if upload is None:
+        raise TurkError(
+            f"Assignment {assignment.id} has no uploaded file for the question "
+            f"{identifier!r}: only a FileUploadAnswer question that the worker answered "
+            "with a file has one.",
+            "AWS.MechanicalTurk.InvalidParameterValue",
+        )
+    token = uploads.issue_download(upload)
+    return {"FileUploadURL": f"{session.info[SERVICE_URL]}/files/{token}"}
+
+
+# ---- end of uploaded files -------------------------------------------------------------------
+
+
 Operation = Callable[[Session, int, dict[str, Any]], dict[str, Any]]
 
 OPERATIONS: dict[str, Operation] = {
     "ApproveAssignment": approve_assignment,
     # Qualifications (mturk/service/qualifications.py).
+    "AcceptQualificationRequest": qualifications.accept_qualification_request,
     "AssociateQualificationWithWorker": qualifications.associate_qualification_with_worker,
     "CreateQualificationType": qualifications.create_qualification_type,
     "DeleteQualificationType": qualifications.delete_qualification_type,
@@ -656,8 +911,10 @@ OPERATIONS: dict[str, Operation] = {
     "GetQualificationScore": qualifications.get_qualification_score,
     "GetQualificationType": qualifications.get_qualification_type,
     "ListHITsForQualificationType": list_hits_for_qualification_type,
+    "ListQualificationRequests": list_qualification_requests,
     "ListQualificationTypes": qualifications.list_qualification_types,
     "ListWorkersWithQualificationType": qualifications.list_workers_with_qualification_type,
+    "RejectQualificationRequest": qualifications.reject_qualification_request,
     "UpdateQualificationType": qualifications.update_qualification_type,
     # Requester operations (above).
     "CreateAdditionalAssignmentsForHIT": create_additional_assignments_for_hit,
@@ -681,4 +938,9 @@ OPERATIONS: dict[str, Operation] = {
     "UpdateExpirationForHIT": update_expiration_for_hit,
     "UpdateHITReviewStatus": update_hit_review_status,
     "UpdateNotificationSettings": update_notification_settings,
+    "SendTestEventNotification": send_test_event_notification,  # notifications
+    # Review policies' results and a HIT's HIT type (above; the policies are in review.py).
+    "ListReviewPolicyResultsForHIT": list_review_policy_results_for_hit,
+    "UpdateHITTypeOfHIT": update_hit_type_of_hit,
+    "GetFileUploadURL": get_file_upload_url,  # uploaded files (above; ``uploads``)
 }

@@ -18,11 +18,13 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Connection,
     Engine,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -36,6 +38,8 @@ from mturk.service import schema
 from mturk.sqlite import apply_sqlite_pragmas
 
 ID_ALPHABET = string.ascii_uppercase + string.digits
+# The execution option of a connection that only reads (``Store.reading``).
+READ_ONLY = "mturk_read_only"
 
 
 def new_id() -> str:
@@ -108,6 +112,13 @@ class HIT(Base):
     expiration: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="Assignable")
     review_status: Mapped[str] = mapped_column(String(32), default="NotReviewed")
+    # The layout the question was rendered from (CreateHIT with HITLayoutId), if any.
+    hit_layout_id: Mapped[str | None] = mapped_column(String(64))
+    # MTurk's review policies given at CreateHIT (``review``), as given.
+    assignment_review_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    hit_review_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # HITExpired is told once (``lifecycle.refresh_status``).
+    expiry_told: Mapped[bool] = mapped_column(default=False)
 
 
 class Assignment(Base):
@@ -309,7 +320,140 @@ class WorkerQualification(Base):
     granted_at: Mapped[float] = mapped_column(Float, default=now)
 
 
+class QualificationRequest(Base):
+    """A worker's request for a requestable qualification type (``qualifications``): taking
+    its test (Testing), waiting for the owner's decision (Pending), then Approved or
+    Rejected. A test graded by an answer key is decided at once."""
+
+    __tablename__ = "qualification_requests"
+    __table_args__ = (
+        Index("ix_qualification_requests_requester_status", "requester_id", "status"),
+        Index("ix_qualification_requests_worker_type", "worker_id", "qualification_type_id"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True, default=new_id)
+    qualification_type_id: Mapped[str] = mapped_column(String(64))
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"))
+    worker_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # Testing, Pending, Approved, Rejected
+    started_at: Mapped[float] = mapped_column(Float, default=now)
+    submitted_at: Mapped[float | None] = mapped_column(Float)
+    answer: Mapped[str | None] = mapped_column(Text)  # QuestionFormAnswers of the test
+    # The QuestionForm the worker was given (the type's Test when the request was made).
+    test: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
 # ---- end of qualifications --------------------------------------------------------------
+
+
+# ---- Files workers upload to QuestionForm FileUpload questions (``question_forms``) --------
+
+
+class UploadedFile(Base):
+    """A file a worker uploaded as an answer; ``GetFileUploadURL`` gives a time-limited URL to
+    it (only the SHA-256 of that URL's token is kept)."""
+
+    __tablename__ = "uploaded_files"
+    __table_args__ = (
+        UniqueConstraint(
+            "assignment_id", "question_identifier", name="uq_uploaded_files_assignment_question"
+        ),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[str] = mapped_column(ForeignKey("assignments.id"))
+    question_identifier: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    # Up to 20 MB: read only when the file itself is sent (``uploads.download``).
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    download_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    download_expires_at: Mapped[float | None] = mapped_column(Float)
+
+
+# ---- HIT layouts (``layouts``) -------------------------------------------------------------
+
+
+class HITLayout(Base):
+    """An HTML template with ``${name}`` placeholders that CreateHIT renders with
+    HITLayoutParameters, as MTurk's requester-site projects did."""
+
+    __tablename__ = "hit_layouts"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True, default=new_id)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    html: Mapped[str] = mapped_column(Text)
+    parameters: Mapped[list[str]] = mapped_column(JSON)  # the placeholders' names
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+# ---- Review policies' results and actions (``review``) ----------------------------------------
+
+
+class ReviewResult(Base):
+    """One result a review policy computed (a known-answer score, an agreement...)."""
+
+    __tablename__ = "review_results"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hit_id: Mapped[str] = mapped_column(String(64), index=True)
+    level: Mapped[str] = mapped_column(String(16))  # Assignment or HIT
+    policy_name: Mapped[str] = mapped_column(String(64))
+    action_id: Mapped[str] = mapped_column(String(64), default=new_id)  # its ActionId
+    subject_id: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    question_id: Mapped[str | None] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class ReviewAction(Base):
+    """One action a review policy took (approve, reject, extend), and how it went."""
+
+    __tablename__ = "review_actions"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True, default=new_id)
+    hit_id: Mapped[str] = mapped_column(String(64), index=True)
+    level: Mapped[str] = mapped_column(String(16))  # Assignment or HIT
+    policy_name: Mapped[str] = mapped_column(String(64))
+    action_name: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # Intended, Succeeded, Failed, Cancelled
+    complete_time: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+
+
+# ---- Notifications waiting to be sent (``notifications``) ---------------------------------
+
+
+class OutboundNotification(Base):
+    """One MTurk notification message for one destination (an SQS queue or SNS topic),
+    written in the transaction of the change it reports and sent after it, at least once."""
+
+    __tablename__ = "outbound_notifications"
+    __table_args__ = (Index("ix_outbound_notifications_due", "delivered_at", "next_attempt_at"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"))
+    transport: Mapped[str] = mapped_column(String(16))  # SQS or SNS (Email is not sent)
+    destination: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)  # the JSON body, as MTurk sends it
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=now)
+    delivered_at: Mapped[float | None] = mapped_column(Float)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
 
 
 def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -321,6 +465,11 @@ def _sqlite_begin(connection: Any) -> None:
     """Every request's transaction takes SQLite's write lock up front (BEGIN IMMEDIATE), so
     that two requests cannot both read an assignment as Submitted and both approve (and pay)
     it: a request sees the state the previous one left."""
+    # ---- notifications: a read-only connection (``Store.reading``) takes no lock ----
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+        return
+    # ---- end of notifications ----
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -367,6 +516,19 @@ class Store:
     def transaction(self) -> Iterator[Session]:
         with self._sessions() as session, session.begin():
             yield session
+
+    # ---- notifications ----
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only transaction that takes no write lock on SQLite (a deferred BEGIN, read
+        beside the writer in WAL mode): for polls that mostly find nothing, such as the
+        notification deliverer's, so that they neither wait for nor hold up the writers."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{READ_ONLY: True})
+            with connection.begin():
+                yield connection
+
+    # ---- end of notifications ----
 
     def dispose(self) -> None:
         self.engine.dispose()

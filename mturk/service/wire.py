@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from mturk.service import requesters, signatures
 from mturk.service.errors import TurkError
 from mturk.service.lifecycle import sweep_if_due
-from mturk.service.operations import OPERATIONS
+from mturk.service.operations import OPERATIONS, SERVICE_URL, epoch_seconds
 from mturk.service.signatures import Authorization, ReceivedRequest, Refused
 from mturk.service.store import now as clock
 
@@ -114,6 +114,7 @@ def requester_api() -> Response:
         store = current_app.extensions["mturk_local_store"]
         with store.transaction() as session:
             requester_id = _authenticate(session, authorization)
+            session.info[SERVICE_URL] = request.host_url.rstrip("/")  # for URLs it hands out
             validate(operation, params)
             sweep_if_due(store, session)
             result = OPERATIONS[operation](session, requester_id, params)
@@ -170,6 +171,14 @@ def _read_request() -> tuple[str, dict[str, Any]]:
 def validate(operation: str, params: dict[str, Any]) -> None:
     """botocore's own checks, then MTurk's patterns, maxima, enums and documented limits."""
     shape = SERVICE_MODEL.operation_model(operation).input_shape
+    for name, member in shape.members.items():  # type: ignore[attr-defined]
+        # Before botocore's validator, which fails on some (an infinite number).
+        if member.type_name == "timestamp" and name in params:
+            if epoch_seconds(params[name]) is None:
+                raise TurkError(
+                    f"{name} must be a time: seconds since 1970 or ISO 8601, before 10000",
+                    "AWS.ParameterOutOfRange",
+                )
     report = ParamValidator().validate(params, shape)
     if report.has_errors():
         raise TurkError(report.generate_report(), "AWS.ParameterOutOfRange")

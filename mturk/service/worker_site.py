@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -40,13 +42,14 @@ from flask import (
 from flask import session as browser_session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_limiter import Limiter, RateLimitExceeded
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from mturk.questions import answers_xml, parse_question
-from mturk.service import qualifications
+from mturk.service import events, qualifications, question_forms
 from mturk.service.content import NOT_ACCEPTED, origin
 from mturk.service.errors import TurkError
 from mturk.service.lifecycle import DONE_STATUSES, move, refresh_status, sweep_if_due
@@ -54,6 +57,9 @@ from mturk.service.store import (
     HIT,
     Assignment,
     HITType,
+    QualificationType,
+    Requester,
+    UploadedFile,
     WorkerAccount,
     WorkerBlock,
     WorkerMessage,
@@ -365,6 +371,7 @@ def _task_page(
     worker_id: str,
     error: str | None = None,
     status: int = 200,
+    links: Sequence[QualificationLink] = (),
 ) -> Response:
     hit_type = session.get(HITType, hit.hit_type_id)
     question = parse_question(hit.question, allow_http=True)  # accepted at CreateHIT
@@ -397,6 +404,7 @@ def _task_page(
         frame_sandbox=_sandbox(frame_url, here),
         frame_height=question.frame_height or 640,
         error=error,
+        qualification_links=links,
     )
     task_origin = origin(frame_url) if frame_url.startswith("http") else None
     response.headers["Content-Security-Policy"] = _frame_policy(task_origin)
@@ -438,8 +446,10 @@ def preview(session: Session, worker_id: str, hit_id: str) -> Response:
         return _page("hits.html", 404, **_dashboard(session, worker_id))
     refused = _unqualified(session, hit, worker_id, "PreviewAndAccept")
     if refused is not None:
-        return _submitted("Not available", refused, url_for("worker.index"), 403)
-    return _task_page(session, hit, None, worker_id)
+        links = _qualification_links(session, hit, worker_id, "PreviewAndAccept")
+        return _submitted("Not available", refused, url_for("worker.index"), 403, links)
+    links = _qualification_links(session, hit, worker_id, "Accept")
+    return _task_page(session, hit, None, worker_id, links=links)
 
 
 @blueprint.post("/worker/hits/<hit_id>/accept")
@@ -451,9 +461,11 @@ def accept(session: Session, worker_id: str, hit_id: str) -> Response:
     problem = _why_not_accept(session, hit, worker_id)
     hidden = _unqualified(session, hit, worker_id, "PreviewAndAccept")
     if hidden is not None:  # not even the preview for this worker
-        return _submitted("Not available", hidden, url_for("worker.index"), 403)
+        links = _qualification_links(session, hit, worker_id, "PreviewAndAccept")
+        return _submitted("Not available", hidden, url_for("worker.index"), 403, links)
     if problem:
-        return _task_page(session, hit, None, worker_id, error=problem, status=409)
+        links = _qualification_links(session, hit, worker_id, "Accept")
+        return _task_page(session, hit, None, worker_id, problem, 409, links)
     hit_type = session.get(HITType, hit.hit_type_id)
     assert hit_type is not None
     at = now()
@@ -465,6 +477,7 @@ def accept(session: Session, worker_id: str, hit_id: str) -> Response:
     )
     session.add(assignment)
     session.flush()
+    events.emit(session, events.ASSIGNMENT_ACCEPTED, hit, assignment.id, at)
     refresh_status(session, hit, at)
     return redirect(url_for("worker.work", assignment_id=assignment.id))
 
@@ -527,12 +540,14 @@ def work(session: Session, worker_id: str, assignment_id: str) -> Response:
 def return_assignment(session: Session, worker_id: str, assignment_id: str) -> Response:
     assignment = _own_assignment(session, assignment_id, worker_id)
     if assignment is not None:
+        # Locked first, as accept and submit lock it, to count its assignments afresh.
+        hit = session.scalar(select(HIT).where(HIT.id == assignment.hit_id).with_for_update())
+        assert hit is not None
         try:
             move(session, assignment, {"Accepted"}, status="Returned")
         except TurkError:
             return redirect(url_for("worker.index"))  # submitted or returned meanwhile
-        hit = session.scalar(select(HIT).where(HIT.id == assignment.hit_id))
-        assert hit is not None
+        events.emit(session, events.ASSIGNMENT_RETURNED, hit, assignment.id)
         refresh_status(session, hit)
     return redirect(url_for("worker.index"))
 
@@ -542,11 +557,18 @@ def external_submit() -> Response:
     """Record a worker's answers as MTurk would: every field but assignmentId, as FreeText.
     Task forms post them; mmturkey-style pages send them as the query of a GET, as MTurk
     accepts too. Only a still Accepted assignment takes answers, and, when the request comes
-    with a worker's session, only that worker's own."""
-    values = request.form if request.method == "POST" else request.args
+    with a worker's session, only that worker's own. A QuestionForm HIT's answers are checked
+    against its form (``question_forms.collect``) and its uploads kept as ``UploadedFile``."""
+    back = url_for("worker.index", _external=True)
+    try:
+        values = request.form if request.method == "POST" else request.args
+        files = request.files if request.method == "POST" else None
+    except RequestEntityTooLarge:
+        limit = question_forms.describe_size(question_forms.MAX_SUBMISSION_BYTES)
+        text = f"What was sent is too large: a submission may carry at most {limit} in all."
+        return _submitted("Not submitted", text, back, 413)
     assignment_id = values.get("assignmentId", "")
     fields = [(name, value) for name, value in values.items(multi=True) if name != "assignmentId"]
-    back = url_for("worker.index", _external=True)
     with _store().transaction() as session:
         sweep_if_due(_store(), session)
         assignment = session.scalar(select(Assignment).where(Assignment.id == assignment_id))
@@ -557,28 +579,73 @@ def external_submit() -> Response:
         refused = _whose(session, assignment)
         if refused is not None:
             return _submitted("Not submitted", refused, back, 403)
-        hit = session.scalar(select(HIT).where(HIT.id == assignment.hit_id))
+        # Locked (as accept locks it): of two last submits at once, the second counts the
+        # HIT's assignments once the first is committed, so the HIT becomes Reviewable.
+        locked = select(HIT).where(HIT.id == assignment.hit_id).with_for_update()
+        hit = session.scalar(locked.execution_options(populate_existing=True))
         assert hit is not None
         unqualified = _unqualified(session, hit, assignment.worker_id)
         if unqualified is not None:  # e.g. revoked since the worker accepted
             return _submitted("Not submitted", unqualified, back, 403)
         hit_type = session.get(HITType, hit.hit_type_id)
         assert hit_type is not None
+        answer = answers_xml(fields)
+        uploads: tuple[question_forms.Upload, ...] = ()
+        question = parse_question(hit.question, allow_http=True)  # accepted at CreateHIT
+        if question.kind == "form":  # QuestionForm: checked and answered as MTurk does
+            form = question_forms.parse_form(question.content)
+            collected = question_forms.collect(form, values, files, assignment_id=assignment.id)
+            if collected.errors:
+                return _refused_form(form, hit_type, assignment.id, values, collected.errors)
+            answer, uploads = collected.answers_xml, collected.uploads
         at = now()
         try:  # once: of two submits at once (a double click, a retry), one records
             move(
                 session,
                 assignment,
                 {"Accepted"},
-                answer=answers_xml(fields),
+                answer=answer,
                 status="Submitted",
                 submit_time=at,
                 auto_approval_time=at + hit_type.auto_approval_delay,
             )
         except TurkError:
             return _submitted("Not submitted", "This assignment was already submitted.", back, 409)
+        for upload in uploads:  # with the answers, in the same transaction
+            session.add(
+                UploadedFile(
+                    assignment_id=assignment.id,
+                    question_identifier=upload.question_identifier,
+                    filename=upload.filename,
+                    content_type=upload.content_type,
+                    size=len(upload.data),
+                    data=upload.data,
+                    created_at=at,
+                )
+            )
+        events.emit(session, events.ASSIGNMENT_SUBMITTED, hit, assignment.id, at)
         refresh_status(session, hit, at)
     return _submitted("HIT submitted", "Your work was submitted. Thank you!", back, 200)
+
+
+def _refused_form(
+    form: question_forms.QuestionForm,
+    hit_type: HITType,
+    assignment_id: str,
+    values: Any,
+    errors: dict[str, str],
+) -> Response:
+    """A QuestionForm submission that breaks its constraints: nothing is recorded; the form
+    is shown again (in the task frame) with what was given and what is wrong, to fix and
+    submit again (files must be chosen again: browsers never send them back)."""
+    rendered = question_forms.render(
+        form,
+        action=url_for("worker.external_submit"),
+        hidden={"assignmentId": assignment_id},
+        values=values,
+        errors=errors,
+    )
+    return make_response(question_forms.page(hit_type.title, rendered), 400)
 
 
 def _why_not_submit(session: Session, assignment: Assignment | None) -> str | None:
@@ -590,9 +657,11 @@ def _why_not_submit(session: Session, assignment: Assignment | None) -> str | No
         return "The time allotted for this assignment has run out."
     if assignment.status != "Accepted":
         return "This assignment was already submitted."
+    # A HIT that expired meanwhile still takes the work of those who accepted it before, until
+    # their own deadline (MTurk's rule: expiry stops new accepts only).
     hit = session.scalar(select(HIT).where(HIT.id == assignment.hit_id))
-    if hit is None or hit.expiration <= now() or hit.status == "Disposed":
-        return "This HIT has expired."
+    if hit is None or hit.status == "Disposed":
+        return "This HIT has been deleted."
     return None
 
 
@@ -607,7 +676,230 @@ def _whose(session: Session, assignment: Assignment) -> str | None:
     return None
 
 
-def _submitted(title: str, text: str, back: str, status: int) -> Response:
-    return make_response(
-        render_template("submitted.html", title=title, text=text, back=back), status
+def _submitted(
+    title: str, text: str, back: str, status: int, links: Sequence[QualificationLink] = ()
+) -> Response:
+    """A short page: a submission's outcome, or a refusal (``links``: the qualifications the
+    worker may request to be let in)."""
+    body = render_template(
+        "submitted.html", title=title, text=text, back=back, qualification_links=links
     )
+    return make_response(body, status)
+
+
+# ---- qualifications: requestable types, requests and tests (``qualifications``) ------------
+#
+# Every requester's Active, requestable types are listed for workers, with where the worker
+# stands; a type's page requests it or starts its test, whose page renders the QuestionForm
+# (``question_forms``). A refusal for an unmet requirement links to these pages, carrying the
+# HIT (``hit``) so that the worker can go back to it.
+
+HIT_ID = re.compile(r"^[A-Z0-9]{1,64}$")
+
+
+@dataclass(frozen=True)
+class QualificationLink:
+    """A link from a refused HIT to the page of a qualification the worker can ask for."""
+
+    name: str
+    label: str
+    url: str
+
+
+def _qualification_links(
+    session: Session, hit: HIT, worker_id: str, action: str
+) -> list[QualificationLink]:
+    """For each unmet requirement guarding ``action`` whose type workers may request, a link
+    to that type's page ("Request qualification" or "Take qualification test")."""
+    hit_type = session.get(HITType, hit.hit_type_id)
+    assert hit_type is not None
+    missing = qualifications.unmet(
+        session, worker_id, hit_type.qualification_requirements or [], action
+    )
+    type_ids = list(dict.fromkeys(requirement["QualificationTypeId"] for requirement in missing))
+    offered = session.scalars(
+        select(QualificationType).where(
+            QualificationType.id.in_(type_ids),
+            QualificationType.status == "Active",
+            QualificationType.is_requestable.is_(True),
+        )
+    )
+    return [
+        QualificationLink(
+            row.name,
+            "Take qualification test" if row.test is not None else "Request qualification",
+            url_for("worker.qualification_page", type_id=row.id, hit=hit.id),
+        )
+        for row in sorted(offered, key=lambda row: type_ids.index(row.id))
+    ]
+
+
+def _from_hit(session: Session) -> HIT | None:
+    """The HIT the worker came from (``hit`` in the query or the form), to go back to."""
+    hit_id = request.values.get("hit", "")
+    if not HIT_ID.match(hit_id):
+        return None
+    return session.scalar(select(HIT).where(HIT.id == hit_id, HIT.status != "Disposed"))
+
+
+def _back_to(hit: HIT | None) -> dict[str, Any]:
+    return {"hit": hit.id} if hit is not None else {}
+
+
+def _owner_names(session: Session, types: Sequence[QualificationType]) -> dict[int, str]:
+    ids = {row.requester_id for row in types}
+    rows = session.execute(select(Requester.id, Requester.name).where(Requester.id.in_(ids)))
+    return {requester_id: name for requester_id, name in rows}
+
+
+def _offered_or_404(session: Session, type_id: str) -> QualificationType | Response:
+    row = qualifications.offered_type(session, type_id)
+    if row is None:
+        return _page("refused.html", 404, error="There is no such qualification.")
+    return row
+
+
+@blueprint.get("/worker/qualifications")
+@signed_in
+def qualification_list(session: Session, worker_id: str) -> Response:
+    """The qualifications workers may request, searchable, with the worker's standing."""
+    query = request.args.get("q", "")[:200]
+    types = qualifications.offered_types(session, query)
+    return _page(
+        "qualifications.html",
+        query=query,
+        standings=qualifications.standings(session, worker_id, types),
+        owners=_owner_names(session, types),
+    )
+
+
+def _qualification(
+    session: Session,
+    worker_id: str,
+    row: QualificationType,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    return _page(
+        "qualification.html",
+        status,
+        standing=qualifications.standing(session, worker_id, row),
+        owner=_owner_names(session, [row]).get(row.requester_id, ""),
+        hit=_from_hit(session),
+        error=error,
+        duration=_duration,
+    )
+
+
+def _duration(seconds: float) -> str:
+    """A test's duration or a retry delay in words: in days, hours or minutes (rounded up)."""
+    for unit, size in (("day", 86_400), ("hour", 3_600)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    minutes = max(1, math.ceil(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@blueprint.get("/worker/qualifications/<type_id>")
+@signed_in
+def qualification_page(session: Session, worker_id: str, type_id: str) -> Response:
+    row = _offered_or_404(session, type_id)
+    if isinstance(row, Response):
+        return row
+    return _qualification(session, worker_id, row)
+
+
+@blueprint.post("/worker/qualifications/<type_id>/request")
+@signed_in
+def request_qualification(session: Session, worker_id: str, type_id: str) -> Response:
+    """Request a type without a test: granted at once if AutoGranted, else Pending."""
+    row = _offered_or_404(session, type_id)
+    if isinstance(row, Response):
+        return row
+    try:
+        qualifications.request_qualification(session, worker_id, row)
+    except qualifications.CannotRequest as refused:
+        return _qualification(session, worker_id, row, str(refused), 409)
+    return redirect(
+        url_for("worker.qualification_page", type_id=row.id, **_back_to(_from_hit(session)))
+    )
+
+
+@blueprint.post("/worker/qualifications/<type_id>/test")
+@signed_in
+def start_qualification_test(session: Session, worker_id: str, type_id: str) -> Response:
+    """Start the test (its time runs from now), or go back to the one in progress."""
+    row = _offered_or_404(session, type_id)
+    if isinstance(row, Response):
+        return row
+    try:
+        qualifications.start_test(session, worker_id, row)
+    except qualifications.CannotRequest as refused:
+        return _qualification(session, worker_id, row, str(refused), 409)
+    return redirect(
+        url_for("worker.qualification_test", type_id=row.id, **_back_to(_from_hit(session)))
+    )
+
+
+def _test_page(
+    session: Session,
+    worker_id: str,
+    row: QualificationType,
+    values: Any = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    try:
+        _, form, deadline = qualifications.current_test(session, worker_id, row)
+    except qualifications.CannotRequest as refused:
+        return _qualification(session, worker_id, row, str(refused), 409)
+    hit = _from_hit(session)
+    rendered = question_forms.render(
+        form,
+        action=url_for("worker.submit_qualification_test", type_id=row.id),
+        hidden={"csrf_token": generate_csrf(), **_back_to(hit)},
+        values=values,
+        errors=errors,
+        submit_label="Submit answers",
+    )
+    return _page(
+        "qualification_test.html",
+        status,
+        qualification_type=row,
+        form=rendered,
+        deadline=deadline,
+        left=max(0, int(deadline - now())),
+        errors=errors,
+        hit=hit,
+    )
+
+
+@blueprint.get("/worker/qualifications/<type_id>/test")
+@signed_in
+def qualification_test(session: Session, worker_id: str, type_id: str) -> Response:
+    row = _offered_or_404(session, type_id)
+    if isinstance(row, Response):
+        return row
+    return _test_page(session, worker_id, row)
+
+
+@blueprint.post("/worker/qualifications/<type_id>/test/submit")
+@signed_in
+def submit_qualification_test(session: Session, worker_id: str, type_id: str) -> Response:
+    """Take the answers, in time only: graded at once with an AnswerKey, else Pending."""
+    row = _offered_or_404(session, type_id)
+    if isinstance(row, Response):
+        return row
+    try:
+        qualifications.submit_test(session, worker_id, row, request.form, request.files)
+    except qualifications.AnswersRefused as refused:
+        return _test_page(session, worker_id, row, request.form, refused.errors, 400)
+    except qualifications.CannotRequest as refused:
+        return _qualification(session, worker_id, row, str(refused), 409)
+    return redirect(
+        url_for("worker.qualification_page", type_id=row.id, **_back_to(_from_hit(session)))
+    )
+
+
+# ---- end of qualifications --------------------------------------------------------------

@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mturk.service import qualifications
 from mturk.service.store import (
     ID_ALPHABET,
     Store,
@@ -249,6 +250,49 @@ def disable_worker(store: Store, email: str) -> WorkerAccount:
         return account
 
 
+LOCALE_PATTERN = re.compile(r"^([A-Z]{2})(?:-([A-Z0-9]{1,3}))?$")
+
+
+def parse_locale(text: str) -> qualifications.Score | None:
+    """``US`` or ``US-CA`` (ISO 3166-1 country, optional ISO 3166-2 subdivision), or ``none``."""
+    if text.strip().lower() == "none":
+        return None
+    match = LOCALE_PATTERN.match(text.strip().upper())
+    if match is None:
+        raise WorkerError(f"{text!r} is not a locale: give a country such as US, or US-CA.")
+    return qualifications.Score(country=match[1], subdivision=match[2])
+
+
+def set_profile(
+    store: Store, email: str, changes: dict[str, qualifications.Score | None]
+) -> tuple[WorkerAccount, dict[str, qualifications.Score | None]]:
+    """Set a worker's profile qualifications (Locale, Adult, Masters: ``changes`` by type id,
+    None removing one) and answer the worker's whole profile after the change."""
+    with store.transaction() as session:
+        account = _by_email(session, email)
+        if account is None:
+            raise WorkerError(f"No worker has the email address {normalize_email(email)}.")
+        for type_id, score in changes.items():
+            qualifications.set_profile_value(session, account.id, type_id, score)
+        session.flush()
+        profile = {
+            type_id: qualifications.score_of(session, account.id, type_id)
+            for type_id in qualifications.PROFILE_TYPES
+        }
+        return account, profile
+
+
+def _profile_line(type_id: str, score: qualifications.Score | None) -> str:
+    name = qualifications.SYSTEM_TYPES[type_id][0]
+    if score is None:
+        value = "-"
+    elif score.country is not None:
+        value = "-".join(filter(None, (score.country, score.subdivision)))
+    else:
+        value = str(score.integer)
+    return f"{name} ({type_id}): {value}"
+
+
 def instance_secret_key(folder: str | Path) -> str:
     """The key that signs worker sessions, made on first start into a file only its owner
     can read; read from there afterwards, so that sessions survive restarts."""
@@ -346,5 +390,35 @@ def command_group(service_app: Callable[[], Flask], site_url: Callable[[], str])
         except WorkerError as error:
             raise refused(error) from None
         click.echo(f"Disabled {account.email} ({account.id}).")
+
+    @workers.command("profile")
+    @click.option("--email", required=True)
+    @click.option("--locale", help="Country, or country-subdivision (US, US-CA), or none.")
+    @click.option("--adult/--no-adult", default=None, help="Worker_Adult (value 1), or none.")
+    @click.option(
+        "--masters/--no-masters",
+        default=None,
+        help="Masters, under both its live and its sandbox id (value 1), or none.",
+    )
+    @with_appcontext
+    def profile(email: str, locale: str | None, adult: bool | None, masters: bool | None) -> None:
+        """Show a worker's profile qualifications, setting those given first: requirements
+        on Worker_Locale, Worker_Adult and Masters are checked against them."""
+        try:
+            changes: dict[str, qualifications.Score | None] = {}
+            if locale is not None:
+                changes[qualifications.LOCALE] = parse_locale(locale)
+            if adult is not None:
+                changes[qualifications.ADULT] = qualifications.Score(1) if adult else None
+            if masters is not None:
+                for type_id in (qualifications.MASTERS, qualifications.MASTERS_SANDBOX):
+                    changes[type_id] = qualifications.Score(1) if masters else None
+            with store() as opened:
+                account, values = set_profile(opened, email, changes)
+        except WorkerError as error:
+            raise refused(error) from None
+        click.echo(f"{account.email} ({account.id}):")
+        for type_id, score in values.items():
+            click.echo(_profile_line(type_id, score))
 
     return workers

@@ -195,6 +195,9 @@ def calls_with_ids(hit_id: str, hit_type_id: str, assignment_id: str) -> dict[st
         },
         "UpdateNotificationSettings": {"HITTypeId": hit_type_id, "Active": True},
         "ListReviewableHITs": {"HITTypeId": hit_type_id},
+        "ListReviewPolicyResultsForHIT": {"HITId": hit_id},
+        "UpdateHITTypeOfHIT": {"HITId": hit_id, "HITTypeId": hit_type_id},
+        "GetFileUploadURL": {"AssignmentId": assignment_id, "QuestionIdentifier": "answer"},
     }  # fmt: skip
 
 

@@ -130,3 +130,81 @@ def test_the_service_database_file_is_readable_by_its_owner_only(tmp_path):
     for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if name.exists():
             assert stat.S_IMODE(name.stat().st_mode) == 0o600, name
+
+
+# ---- s0004 with data, up and down (revB) ------------------------------------------------------
+
+
+def s0004_up_and_down_with_data(url: str) -> None:
+    """s0003 -> s0004 with HITs and an assignment in the database, rows in s0004's tables,
+    then back to s0003 and up again: the data of s0003 survives both ways; a HIT still live
+    when upgrading will have its expiry told (HITExpired), one already expired will not."""
+    import time
+
+    engine = create_engine(url)
+    live, gone = time.time() + 3600, time.time() - 3600
+    try:
+        schema.migrate(engine, "s0003")
+        with engine.begin() as connection:
+            for statement in (
+                "INSERT INTO requesters (id, name, balance_cents, created_at) "
+                "VALUES (1, 'alice', 100, 0)",
+                "INSERT INTO hit_types (id, title, description, keywords, reward_cents, "
+                "assignment_duration, auto_approval_delay, qualification_requirements, "
+                "fingerprint, notification_active, created_at, requester_id) "
+                "VALUES ('T1', 't', 'd', '', 5, 60, 0, '[]', 'f', false, 0, 1)",
+                "INSERT INTO hits (seq, id, hit_type_id, question, max_assignments, created_at, "
+                "expiration, status, review_status, requester_id) VALUES "
+                f"(1, 'LIVE', 'T1', 'q', 1, 0, {live}, 'Assignable', 'NotReviewed', 1), "
+                f"(2, 'GONE', 'T1', 'q', 1, 0, {gone}, 'Reviewable', 'NotReviewed', 1)",
+                "INSERT INTO assignments (seq, id, hit_id, worker_id, status, accept_time, "
+                "deadline) VALUES (1, 'A1', 'LIVE', 'AWORKER', 'Accepted', 0, 9e9)",
+            ):
+                connection.exec_driver_sql(statement)
+        schema.migrate(engine)
+        with engine.begin() as connection:
+            told = connection.execute(text("SELECT id, expiry_told FROM hits")).all()
+            assert {hit_id: bool(value) for hit_id, value in told} == {"LIVE": False, "GONE": True}
+            connection.execute(
+                text(
+                    "INSERT INTO outbound_notifications (requester_id, transport, destination, "
+                    "message, attempts, next_attempt_at, created_at) "
+                    "VALUES (1, 'SQS', 'q', '{}', 0, 0, 0)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO hit_layouts (id, requester_id, name, html, parameters, "
+                    "created_at) VALUES ('L1', 1, 'n', 'h', '[]', 0)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO uploaded_files (assignment_id, question_identifier, filename, "
+                    "content_type, size, data, created_at) "
+                    "VALUES ('A1', 'q', 'f', 'text/plain', 1, :data, 0)"
+                ),
+                {"data": b"x"},
+            )
+        schema.migrate(engine, "s0003", down=True)
+        with engine.connect() as connection:
+            assert schema.current_of(connection) == "s0003"
+            hits = connection.execute(text("SELECT id, status FROM hits ORDER BY seq")).all()
+            assert [tuple(row) for row in hits] == [("LIVE", "Assignable"), ("GONE", "Reviewable")]
+            assert connection.execute(text("SELECT id FROM assignments")).scalars().all() == ["A1"]
+            assert "outbound_notifications" not in inspect(connection).get_table_names()
+            assert "expiry_told" not in {c["name"] for c in inspect(connection).get_columns("hits")}
+        schema.migrate(engine)
+        with engine.connect() as connection:
+            assert schema.current_of(connection) == schema.head()
+    finally:
+        engine.dispose()
+
+
+def test_s0004_up_and_down_with_data_on_sqlite(tmp_path):
+    s0004_up_and_down_with_data(f"sqlite:///{tmp_path / 's.sqlite3'}")
+
+
+@pytest.mark.postgres
+def test_s0004_up_and_down_with_data_on_postgres(postgres_schema_url):
+    s0004_up_and_down_with_data(postgres_schema_url)

@@ -403,7 +403,9 @@ def test_notification_settings(mturk_local):
     client.update_notification_settings(HITTypeId=type_id, Active=False)
 
 
-def test_expired_returned_and_completed_work_cannot_be_submitted(mturk_local):
+def test_returned_and_completed_work_cannot_be_submitted_expired_hits_finish(mturk_local):
+    """As on MTurk, a HIT's expiry stops new accepts; work accepted before it can still be
+    submitted until its own deadline."""
     client = mturk_local.client
     hit = new_hit(client, MaxAssignments=3)
     worker = Worker(mturk_local.url, "AWORKER1")
@@ -421,10 +423,15 @@ def test_expired_returned_and_completed_work_cannot_be_submitted(mturk_local):
     late.sign_in()
     assignment_id = late.accept(hit["HITId"])
     client.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=datetime(2015, 1, 1))
-    status, page = late.submit(assignment_id, [("answer", "x")])
-    assert status == 409 and "expired" in page
+    assert client.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Unassignable"
+    newcomer = Worker(mturk_local.url, "AWORKER3")
+    newcomer.sign_in()
+    status, _, page = newcomer.request(f"/worker/hits/{hit['HITId']}/accept", [])
+    assert status == 409 and "no longer available" in page
+    assert late.submit(assignment_id, [("answer", "x")])[0] == 200
+    assert client.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Reviewable"
     assert worker.submit("NOSUCHASSIGNMENT", [("answer", "x")])[0] == 400
-    assert client.list_assignments_for_hit(HITId=hit["HITId"])["NumResults"] == 1
+    assert client.list_assignments_for_hit(HITId=hit["HITId"])["NumResults"] == 2
 
 
 def test_one_assignment_per_worker_per_hit(mturk_local):

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from app.cli import main
 from mturk.questions import html_question
-from mturk.service import create_service_app, local_store
+from mturk.service import create_service_app, local_store, qualifications
 from mturk.service.store import Assignment, WorkerAccount, WorkerInvitation, new_id
 from mturk.service.workers import (
     create_invitations,
@@ -432,3 +432,56 @@ def test_the_sign_up_page_keeps_the_referer_its_own_https_form_needs(tmp_path):
     )
     assert page.status_code == 200
     assert page.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_the_profile_command_sets_locale_adult_and_masters(app, tmp_path):
+    """An administrator's settings are the values requirements on Worker_Locale, Worker_Adult
+    and Masters (live and sandbox ids) are checked against."""
+    url = f"sqlite:///{tmp_path / 'service.sqlite3'}"
+    app.config.update(MTURK_LOCAL_DATABASE_URL=url, MTURK_LOCAL_SECRET_KEY="test key")
+    runner = app.test_cli_runner()
+
+    def profile(*args: str) -> list[str]:
+        result = runner.invoke(main, ["workers", "profile", "--email", "ann@example.org", *args])
+        assert result.exit_code == 0, result.output
+        return result.output.splitlines()
+
+    created = runner.invoke(
+        main, ["workers", "create", "--email", "ann@example.org", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )  # fmt: skip
+    worker_id = created.output.splitlines()[-1]
+    assert profile()[1:] == [
+        "Worker_Locale (00000000000000000071): -",
+        "Worker_Adult (00000000000000000060): -",
+        "Masters (2ARFPLSP75KLA8M8DH1HTEQFJHVNQY): -",
+        "Masters (2F1KVCNHMVHV8E9PBUB2A4J79LU20F): -",
+    ]
+    lines = profile("--locale", "us-ca", "--adult", "--masters")
+    assert lines[1:] == [
+        "Worker_Locale (00000000000000000071): US-CA",
+        "Worker_Adult (00000000000000000060): 1",
+        "Masters (2ARFPLSP75KLA8M8DH1HTEQFJHVNQY): 1",
+        "Masters (2F1KVCNHMVHV8E9PBUB2A4J79LU20F): 1",
+    ]
+    service = create_service_app(url)
+    with local_store(service).transaction() as session:
+        score = qualifications.score_of(session, worker_id, qualifications.LOCALE)
+        requirement = {
+            "QualificationTypeId": qualifications.LOCALE,
+            "Comparator": "EqualTo",
+            "LocaleValues": [{"Country": "US", "Subdivision": "CA"}],
+        }
+        assert qualifications.meets(requirement, score)
+    local_store(service).dispose()
+    lines = profile("--locale", "none", "--no-masters")
+    assert lines[1] == "Worker_Locale (00000000000000000071): -"
+    assert lines[3:] == [
+        "Masters (2ARFPLSP75KLA8M8DH1HTEQFJHVNQY): -",
+        "Masters (2F1KVCNHMVHV8E9PBUB2A4J79LU20F): -",
+    ]
+    for bad in (["--locale", "USA"], ["--locale", "U1"]):
+        refused = runner.invoke(main, ["workers", "profile", "--email", "ann@example.org", *bad])
+        assert refused.exit_code != 0 and "is not a locale" in refused.output
+    nobody = runner.invoke(main, ["workers", "profile", "--email", "nobody@example.org"])
+    assert nobody.exit_code != 0 and "No worker" in nobody.output
