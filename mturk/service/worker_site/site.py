@@ -1,0 +1,170 @@
+"""What every worker-site page shares: the blueprint, signed sessions, the signed-in guard,
+page rendering and the frame policy (only task content may be framed)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    current_app,
+    g,
+    has_request_context,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as browser_session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from mturk.service.content import origin
+from mturk.service.lifecycle import sweep_if_due
+from mturk.service.store import (
+    HITType,
+    WorkerAccount,
+)
+from mturk.service.workers import (
+    session_stamp,
+    signed_in_worker,
+)
+
+OPEN_SIGNUP = "MTURK_WORKER_OPEN_SIGNUP"
+# Failed sign-ins allowed per email address, and per client address (several people may
+# share one, behind a lab's NAT); successful ones are not counted.
+SIGN_IN_LIMIT_PER_EMAIL = "5 per minute;20 per hour"
+SIGN_IN_LIMIT_PER_ADDRESS = "20 per minute;100 per hour"
+
+blueprint = Blueprint(
+    "worker",
+    __name__,
+    template_folder="../templates",
+    static_folder="../static",
+    static_url_path="/assets",
+)
+
+
+def service_store() -> Any:
+    return current_app.extensions["mturk_local_store"]
+
+
+class WorkerSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie session, marked Secure whenever the request came over https
+    (directly, or through a proxy that ProxyFix trusts), and safe from cookie tossing:
+    cookies ignore ports and a sibling host may set cookies for the whole domain, so a task
+    page's script could plant its own signed-in session for the worker site. Over https the
+    cookie is ``__Host-`` prefixed (browsers let no other host set it); and a request that
+    carries two session cookies (one planted) has no session at all."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        configured = bool(app.config["SESSION_COOKIE_SECURE"])
+        return configured or (has_request_context() and request.is_secure)
+
+    def get_cookie_name(self, app: Flask) -> str:
+        name = super().get_cookie_name(app)
+        return f"__Host-{name}" if has_request_context() and request.is_secure else name
+
+    def open_session(self, app: Flask, incoming: Request) -> SecureCookieSession | None:
+        if len(incoming.cookies.getlist(self.get_cookie_name(app))) > 1:
+            return self.session_class()  # one of them was planted: trust neither
+        return super().open_session(app, incoming)
+
+
+def session_worker(session: Session) -> str | None:
+    """The worker the signed session names, while the account is active and the session is
+    still good for it (a tampered cookie is no session: Flask drops it); else None, and the
+    session is cleared."""
+    worker_id = browser_session.get("worker_id")
+    stamp = browser_session.get("stamp")
+    if not isinstance(worker_id, str) or not isinstance(stamp, str):
+        return None
+    if signed_in_worker(session, worker_id, stamp) is None:
+        browser_session.clear()
+        return None
+    g.worker_id = worker_id
+    return worker_id
+
+
+def start_session(account: WorkerAccount) -> None:
+    browser_session.clear()  # a fresh session: nothing set before signing in carries over
+    browser_session["worker_id"] = account.id
+    browser_session["stamp"] = session_stamp(account)
+
+
+def render_page(template: str, status: int = 200, **context: Any) -> Response:
+    context.setdefault("worker_id", g.get("worker_id"))
+    context.setdefault("open_signup", current_app.config.get(OPEN_SIGNUP, False))
+    body = render_template(template, reward=_reward, when=_when, **context)
+    return make_response(body, status)
+
+
+def _reward(hit_type: HITType) -> str:
+    return f"{hit_type.reward_cents / 100:.2f}"
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Run a page for the signed-in worker, in one transaction after the time sweep; a
+    visitor who has not signed in is sent to the sign-in page."""
+
+    @functools.wraps(view)
+    def wrapper(**kwargs: Any) -> Response:
+        store = service_store()
+        with store.transaction() as session:
+            worker_id = session_worker(session)
+            if worker_id is None:
+                return redirect(url_for("worker.index"))
+            sweep_if_due(store, session)
+            return view(session, worker_id, **kwargs)
+
+    return wrapper
+
+
+def frame_policy(task_origin: str | None = None) -> str:
+    """Worker pages frame only task content, and the worker site's own answer page that a
+    task's form lands on; no other site frames them."""
+    sources = " ".join(dict.fromkeys(filter(None, [task_origin, _content_origin(), "'self'"])))
+    return f"frame-src {sources}; frame-ancestors 'self'"
+
+
+def _content_origin() -> str | None:
+    url = current_app.config.get("MTURK_CONTENT_URL")
+    return origin(url) if url else None
+
+
+@blueprint.after_request
+def _frame_only_task_content(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", frame_policy())
+    return response
+
+
+@dataclass(frozen=True)
+class QualificationLink:
+    """A link from a refused HIT to the page of a qualification the worker can ask for."""
+
+    name: str
+    label: str
+    url: str
+
+
+def message_page(
+    title: str, text: str, back: str, status: int, links: Sequence[QualificationLink] = ()
+) -> Response:
+    """A short page: a submission's outcome, or a refusal (``links``: the qualifications the
+    worker may request to be let in)."""
+    body = render_template(
+        "submitted.html", title=title, text=text, back=back, qualification_links=links
+    )
+    return make_response(body, status)
