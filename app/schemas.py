@@ -144,7 +144,15 @@ class HitblockCreateSchema(Schema):
     cost_per_item = fields.Decimal(required=True, validate=_cents, metadata={"type": "number"})
     workers_per_item = WholeNumber(load_default=1, validate=validate.Range(1, 1000))
     currency = fields.String(load_default="usd", validate=validate.OneOf(["usd"]))
-    template = fields.String(validate=validate.Length(1, 65_535))
+    template = fields.String(
+        validate=validate.Length(1, 65_535),
+        metadata={
+            "description": "HTML with ${field} placeholders. It must be able to submit to MTurk:"
+            " a <crowd-form>, a form posting to MTurk's externalSubmit with an assignmentId, or"
+            " one plain <form> with a submit button, to which MTurk's plumbing is added when"
+            " published (stored as written)."
+        },
+    )
     labels = fields.List(
         fields.String(validate=validate.Length(1, 100)), validate=validate.Length(2, 50)
     )

@@ -67,7 +67,9 @@ def test_csv_body_with_mturk_style_header(client, auth, hitblock):
 
 
 def test_csv_multipart_upload_with_bom_and_quoted_newlines(client, auth, make_hitblock):
-    created = make_hitblock(type="html", template="<p>${question}</p>")
+    created = make_hitblock(
+        type="html", template="<form><p>${question}</p><button>Submit</button></form>"
+    )
     text = '\ufeffquestion\n"line one\nline two"\nsecond\n'
     data = {"file": (io.BytesIO(text.encode()), "batch.csv", "text/csv")}
     response = client.post(

@@ -166,7 +166,7 @@ def test_required_fields(client, auth, missing):
 def test_html_hitblocks_require_a_template(client, auth):
     body = {**HITBLOCK, "type": "html"}
     assert_error(client.post("/v1/hitblocks", json=body, headers=auth), 400, param="template")
-    template = "<p>${question}</p><input name='answer'>"
+    template = "<form><p>${question}</p><input name='answer'><button>Submit</button></form>"
     created = client.post("/v1/hitblocks", json={**body, "template": template}, headers=auth)
     assert created.status_code == 200
     assert created.json["template"] == template
@@ -175,7 +175,8 @@ def test_html_hitblocks_require_a_template(client, auth):
 def test_classification_needs_labels_unless_it_has_its_own_template(client, auth):
     body = {**HITBLOCK, "type": "image-classification"}
     assert_error(client.post("/v1/hitblocks", json=body, headers=auth), 400, param="labels")
-    own = client.post("/v1/hitblocks", json={**body, "template": "${image_url}"}, headers=auth)
+    template = "<form><img src='${image_url}' alt=''><button>Submit</button></form>"
+    own = client.post("/v1/hitblocks", json={**body, "template": template}, headers=auth)
     assert own.status_code == 200
 
 
@@ -246,23 +247,26 @@ def test_new_labels_rebuild_the_default_template_but_keep_a_custom_one(client, a
     assert 'value="yes"' in template
     assert 'value="a"' not in template
 
-    custom = make_hitblock(type="text-classification", template="<p>${text}</p>")
+    own = "<form><p>${text}</p><button>Submit</button></form>"
+    custom = make_hitblock(type="text-classification", template=own)
     path = f"/v1/hitblocks/{custom['id']}"
     body = client.post(path, json={"labels": ["yes", "no"]}, headers=auth).json
-    assert body["template"] == "<p>${text}</p>"
+    assert body["template"] == own
 
 
 def test_template_change_may_not_orphan_existing_items(client, auth, make_hitblock):
-    created = make_hitblock(type="html", template="<p>${question}</p>")
+    created = make_hitblock(
+        type="html", template="<form><p>${question}</p><button>Submit</button></form>"
+    )
     path = f"/v1/hitblocks/{created['id']}"
     item = client.post(f"{path}/items", json={"question": "Why?"}, headers=auth)
     assert item.status_code == 200, item.json
-    response = client.post(path, json={"template": "${question} ${answer}"}, headers=auth)
+    needs_answer = "<form>${question} ${answer}<button>Submit</button></form>"
+    response = client.post(path, json={"template": needs_answer}, headers=auth)
     error = assert_error(response, 400, param="template")
     assert "answer" in error["message"]
-    assert (
-        client.post(path, json={"template": "<b>${question}</b>"}, headers=auth).status_code == 200
-    )
+    bold = "<form><b>${question}</b><button>Submit</button></form>"
+    assert client.post(path, json={"template": bold}, headers=auth).status_code == 200
 
 
 def test_hit_settings_are_frozen_once_launched(app, client, auth, hitblock):

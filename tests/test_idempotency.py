@@ -40,8 +40,9 @@ def test_a_repeat_replays_the_first_answer(app, client, auth):
 
 
 def test_same_parameters_in_another_order_are_the_same_request(app, client, auth):
-    body = '{"type": "html", "title": "t", "cost_per_item": 1, "template": "${a}"}'
-    reordered = '{"template": "${a}", "cost_per_item": 1, "title": "t", "type": "html"}'
+    template = "<form>${a}<button>Submit</button></form>"
+    body = f'{{"type": "html", "title": "t", "cost_per_item": 1, "template": "{template}"}}'
+    reordered = f'{{"template": "{template}", "cost_per_item": 1, "title": "t", "type": "html"}}'
     for raw in (body, reordered):
         response = client.post("/v1/hitblocks", data=raw, content_type="application/json",
                                headers=with_key(auth, "k1"))  # fmt: skip

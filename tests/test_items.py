@@ -14,6 +14,7 @@ SEED_ITEM = {
     "image_url": "http://www.images.com/my-image.jpg",
     "description": "My image from personal website",
 }
+SUBMIT = "<button>Submit</button></form>"  # ends an html template's form
 
 
 def count_items(app) -> int:
@@ -81,8 +82,16 @@ def test_create_item_from_nested_form_params(client, auth, hitblock):
         ({}, {"params": "nope"}, "params"),
         ({"type": "text-classification", "labels": ["a", "b"]}, {"type": "image"}, "type"),
         ({"type": "text-classification", "labels": ["a", "b"]}, {"type": "text"}, "text"),
-        ({"type": "html", "template": "${question} ${choices}"}, {"question": "q"}, "choices"),
-        ({"type": "html", "template": "${question}"}, {"type": "text", "question": "q"}, "type"),
+        (
+            {"type": "html", "template": "<form>${question} ${choices}" + SUBMIT},
+            {"question": "q"},
+            "choices",
+        ),
+        (
+            {"type": "html", "template": "<form>${question}" + SUBMIT},
+            {"type": "text", "question": "q"},
+            "type",
+        ),
     ],
 )
 def test_invalid_items_are_400_naming_the_field_and_create_nothing(
@@ -97,7 +106,7 @@ def test_invalid_items_are_400_naming_the_field_and_create_nothing(
 def test_every_template_field_is_required_and_optional_description_is_not(
     client, auth, make_hitblock
 ):
-    html = make_hitblock(type="html", template="<p>${question}</p><p>${context}</p>")
+    html = make_hitblock(type="html", template="<form><p>${question}</p><p>${context}</p>" + SUBMIT)
     path = f"/v1/hitblocks/{html['id']}/items"
     ok = client.post(path, json={"type": "html", "question": "q", "context": "c"}, headers=auth)
     assert ok.status_code == 200, ok.json
@@ -110,7 +119,7 @@ def test_every_template_field_is_required_and_optional_description_is_not(
 
 
 def test_numbers_are_accepted_as_field_values(client, auth, make_hitblock):
-    html = make_hitblock(type="html", template="${n}")
+    html = make_hitblock(type="html", template="<form>${n}" + SUBMIT)
     response = client.post(f"/v1/hitblocks/{html['id']}/items", json={"n": 3}, headers=auth)
     assert response.status_code == 200
     assert response.json["params"] == {"n": 3}

@@ -36,7 +36,7 @@ def add_hitblock(session, account_id, items=3, **fields):
         type="image-transcription",
         title="Receipts",
         cost_per_item=Decimal("0.10"),
-        template="<img src='${image_url}'>",
+        template="<form><img src='${image_url}'><button>Submit</button></form>",
         lifetime_in_seconds=3600,
         assignment_duration_in_seconds=600,
         auto_approval_delay_in_seconds=0,

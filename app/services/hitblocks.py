@@ -11,7 +11,13 @@ from app.domain import InvalidInput, InvalidState, NotFound
 from app.models import Hitblock, Item
 from app.pagination import Page, paginate
 from app.services import DbSession, transaction
-from app.templates import HITBLOCK_TYPES, default_template, required_fields
+from app.templates import (
+    HITBLOCK_TYPES,
+    default_template,
+    required_fields,
+    submit_problem,
+    submittable,
+)
 from mturk.crowd import refusal_message, refused_elements
 
 # Fields that shape the HITs; they can change only before anything is published.
@@ -105,7 +111,7 @@ def _template_for(type_name: str, template: str | None, labels: list[str] | None
             f"labels apply only to classification types, not {type_name}.", param="labels"
         )
     if template is not None:
-        check_crowd_elements(template)
+        check_template(template)
         return template
     if hitblock_type.body is None:
         raise InvalidInput(f"A template is required for {type_name} hitblocks.", param="template")
@@ -115,6 +121,18 @@ def _template_for(type_name: str, template: str | None, labels: list[str] | None
             param="labels",
         )
     return default_template(hitblock_type, labels)
+
+
+def check_template(template: str) -> None:
+    """A requester's template must give workers a way to submit their answers to MTurk: as
+    written, or once ``submittable`` adds MTurk's plumbing to its plain form (at render
+    time; the template is kept as written). Its crowd elements must be ones the marketplace
+    provides (``check_crowd_elements``), on the page as workers get it."""
+    check_crowd_elements(template)
+    problem = submit_problem(template)
+    if problem is not None:
+        raise InvalidInput(problem, param="template", code="template_cannot_submit")
+    check_crowd_elements(submittable(template))  # crowd-html-elements.js may have been added
 
 
 def check_crowd_elements(template: str) -> None:

@@ -27,9 +27,9 @@ from app.domain import (
 from app.models import Hitblock, Item, utcnow
 from app.services import DbSession, events, transaction
 from app.services.deliveries import Destination, subscribed_endpoints
-from app.services.hitblocks import check_crowd_elements, find_hitblock
+from app.services.hitblocks import check_template, find_hitblock
 from app.services.items import find_item
-from app.templates import HITBLOCK_TYPES, render
+from app.templates import HITBLOCK_TYPES, render, submittable
 from mturk.fees import hit_cost
 from mturk.gateway import CreatedHit, HitTypeSpec, MTurkError, MTurkGateway
 from mturk.questions import MAX_QUESTION_BYTES, html_question
@@ -62,8 +62,12 @@ class HitblockPublication:
 
 
 def question_for(hitblock: Hitblock, item: Item) -> str:
-    check_crowd_elements(hitblock.template)  # a template saved before the check existed
-    html = render(HITBLOCK_TYPES[hitblock.type], hitblock.template, item.params)
+    """The item's HTMLQuestion: the hitblock's template, with MTurk's submit plumbing added
+    where it lacks it, filled with the item's fields. A template saved before the checks
+    existed is checked here, before any MTurk call."""
+    check_template(hitblock.template)
+    page = submittable(hitblock.template)
+    html = render(HITBLOCK_TYPES[hitblock.type], page, item.params)
     question = html_question(html)
     if len(question.encode()) > MAX_QUESTION_BYTES:
         raise InvalidInput(
