@@ -10,6 +10,7 @@ answer against one can be given a time limit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -660,6 +661,17 @@ class Answer:
     uploaded_file_size: int | None = None
 
 
+# What XML 1.0 cannot hold (U+0000 and other C0 controls, lone surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(document: str) -> str:
+    """An answers document with what XML cannot hold replaced by U+FFFD: a form field holding
+    U+0000 (a broken or hostile task page) would otherwise make the XML unreadable and, on
+    PostgreSQL, unstorable, losing the worker's submission."""
+    return _NOT_XML.sub("\ufffd", document)
+
+
 def answers_document(answers: Iterable[Answer]) -> str:
     """QuestionFormAnswers XML (MTurk's 2005-10-01 schema, elements in its order)."""
     root = Element("QuestionFormAnswers", xmlns=ANSWERS_NS)
@@ -676,7 +688,7 @@ def answers_document(answers: Iterable[Answer]) -> str:
                 SubElement(node, "SelectionIdentifier").text = identifier
             if answer.other_text is not None:
                 SubElement(node, "OtherSelectionText").text = answer.other_text
-    return '<?xml version="1.0" encoding="UTF-8"?>' + tostring(root, encoding="unicode")
+    return xml_safe('<?xml version="1.0" encoding="UTF-8"?>' + tostring(root, encoding="unicode"))
 
 
 def read_answers(xml: str) -> dict[str, Answer]:

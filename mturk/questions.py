@@ -15,6 +15,7 @@ from mturk.question_form_xml import (
     is_question_form,
     parse_form,
     suggested_frame_height,
+    xml_safe,
 )
 
 HTML_QUESTION_NS = (
@@ -124,4 +125,4 @@ def answers_xml(fields: list[tuple[str, str]]) -> str:
         answer = SubElement(root, "Answer")
         SubElement(answer, "QuestionIdentifier").text = name
         SubElement(answer, "FreeText").text = "|".join(values)
-    return '<?xml version="1.0" encoding="UTF-8"?>' + tostring(root, encoding="unicode")
+    return xml_safe('<?xml version="1.0" encoding="UTF-8"?>' + tostring(root, encoding="unicode"))

@@ -94,10 +94,25 @@ def test_hostile_or_broken_answers_are_reported_not_raised():
         assert parsed.data == {} and parsed.error
 
 
+def test_answers_xml_puts_u_fffd_where_xml_cannot_hold_a_character():
+    """A NUL a worker's page posted (or a lone surrogate) cannot be put in XML, nor stored on
+    PostgreSQL: the answer is kept with U+FFFD in its place."""
+    xml = answers_xml([("note", "Bo\x00b\x07"), ("topics", "sh\ud800op")])
+    assert "\x00" not in xml and "\x07" not in xml
+    parsed = parse_answer(xml, multi_valued={"topics"})
+    assert parsed.data == {"note": "Bo\ufffdb\ufffd", "topics": ["sh\ufffdop"]}
+    assert parsed.error is None
+
+
 def test_raw_nul_in_the_xml_is_removed_and_flagged():
-    """externalSubmit records a NUL a worker posted as is; PostgreSQL text cannot hold it."""
-    xml = answers_xml([("name\x00", "Bo\x00b"), ("topics", "sh\x00op|blog")])
-    assert "\x00" in xml
+    """Another MTurk-compatible service may send a NUL as is; PostgreSQL text cannot hold it."""
+    answer = "<Answer><QuestionIdentifier>{}</QuestionIdentifier><FreeText>{}</FreeText></Answer>"
+    xml = (
+        f'<QuestionFormAnswers xmlns="{ANSWERS_NS}">'
+        + answer.format("name\x00", "Bo\x00b")
+        + answer.format("topics", "sh\x00op|blog")
+        + "</QuestionFormAnswers>"
+    )
     parsed = parse_answer(xml, multi_valued={"topics"})
     assert parsed.data == {"name": "Bob", "topics": ["shop", "blog"]}
     assert parsed.error == NUL_REMOVED

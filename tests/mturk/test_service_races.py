@@ -24,6 +24,7 @@ from mturk.service import create_service_app, local_store, serve_in_thread
 from mturk.service.requesters import IssuedKey
 from mturk.service.store import Assignment, Bonus, LedgerEntry, WorkerQualification
 from tests.helpers.requesters import client_for, new_requester
+from tests.worker_site import Worker
 
 FORM = '<form method="post"><input name="total"><button>Submit</button></form>'
 
@@ -165,3 +166,17 @@ def test_expiry_can_be_extended_or_ended_now_never_shortened(mturk_local):
     assert client.get_hit(HITId=hit_id)["HIT"]["Expiration"] == later
     client.update_expiration_for_hit(HITId=hit_id, ExpireAt=0)
     assert client.get_hit(HITId=hit_id)["HIT"]["HITStatus"] == "Reviewable"
+
+
+@pytest.mark.postgres
+def test_an_answer_holding_nul_is_kept_on_postgres(mturk_postgres):
+    """PostgreSQL's text cannot hold U+0000, nor can XML: the submission is kept with U+FFFD
+    in its place, not refused with a server error (which would lose the worker's work)."""
+    client = mturk_postgres.client
+    hit_id = _hit(client)
+    worker = Worker(mturk_postgres.url, "ANULWORKER1")
+    worker.sign_in()
+    assignment_id = worker.accept(hit_id)
+    assert worker.submit(assignment_id, [("total", "12\x0000")])[0] == 200
+    [assignment] = client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
+    assert "<FreeText>12\ufffd00</FreeText>" in assignment["Answer"]
