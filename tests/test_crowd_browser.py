@@ -18,7 +18,7 @@ import defusedxml.ElementTree as SafeET
 import pytest
 
 from mturk.questions import ANSWERS_NS, html_question
-from tests.helpers.browser import CHROMIUM, chromium, sign_in
+from tests.helpers.browser import CHROMIUM, chromium, expect_submitted, sign_in
 from tests.helpers.mturk_samples import IMAGE_CLASSIFIER_TEMPLATE, SENTIMENT_TEMPLATE
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -116,7 +116,7 @@ def accepted_task(context: Any, mturk_local: Any, hit_id: str, worker_id: str) -
 
 def submit(task: Any) -> None:
     task.locator("button[type=submit]").click()
-    expect(task.locator("#result")).to_have_text("HIT submitted")
+    expect_submitted(task.owner.page)
 
 
 def answers(mturk_local: Any, hit_id: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from mturk.questions import html_question
-from tests.helpers.browser import CHROMIUM, chromium, sign_in
+from tests.helpers.browser import CHROMIUM, chromium, expect_submitted, sign_in
 from tests.helpers.mturk_samples import MTURK_SUBMIT, SAMPLE_HTML_QUESTION
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -79,7 +79,7 @@ def test_mturks_sample_html_question_works_offline_end_to_end(mturk_local, offli
     expect(form).to_have_attribute("action", f"{mturk_local.url}/mturk/externalSubmit")
     frame.locator("textarea[name=comment]").fill("all good, thanks")
     frame.locator("#submitButton").click()
-    expect(frame.locator("#result")).to_have_text("HIT submitted")
+    expect_submitted(page)
 
     [assignment] = mturk_local.client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
     assert (assignment["AssignmentId"], assignment["WorkerId"]) == (assignment_id, "ASAMPLE1")

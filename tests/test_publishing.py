@@ -179,7 +179,9 @@ def test_throttling_is_retried_without_a_second_hit(client, auth, hitblock, publ
 
 
 def test_mturk_refusal_is_400_with_mturks_message(app, client, auth, make_hitblock, publishing):
-    hitblock = make_hitblock(type="html", template="<p>${question}</p>")
+    hitblock = make_hitblock(
+        type="html", template="<form><p>${question}</p><button>Submit</button></form>"
+    )
     item = add_item(client, auth, hitblock, question="q")
     with app.app_context():  # a HIT type id MTurk has never heard of
         db.session.get(Hitblock, hitblock["id"]).hit_type_id = "NOSUCHTYPE"
@@ -193,7 +195,9 @@ def test_mturk_refusal_is_400_with_mturks_message(app, client, auth, make_hitblo
 def test_question_too_large_is_refused_before_calling_mturk(
     client, auth, make_hitblock, publishing
 ):
-    hitblock = make_hitblock(type="html", template="<p>${a}</p><p>${b}</p>")
+    hitblock = make_hitblock(
+        type="html", template="<form><p>${a}</p><p>${b}</p><button>Submit</button></form>"
+    )
     item = add_item(client, auth, hitblock, a="x" * 40_000, b="y" * 40_000)
     error = assert_error(client.post(f"/v1/item/{item['id']}/post", headers=auth), 400)
     assert error["code"] == "question_too_large"
@@ -235,8 +239,9 @@ def test_a_worker_sees_and_submits_a_published_item(client, auth, make_hitblock,
     item = add_item(client, auth, hitblock, text="Win a prize now!!!")
     hit_id = client.post(f"/v1/item/{item['id']}/post", headers=auth).json["id"]
     worker = Worker(publishing.url, "AWORKER1")
-    page = worker.sign_in()
-    assert hit_id in page
+    page = worker.sign_in()  # the list shows the HIT's group; the HIT's own page shows it
+    assert publishing.client.get_hit(HITId=hit_id)["HIT"]["HITTypeId"] in page
+    assert worker.request(f"/worker/hits/{hit_id}")[0] == 200
     with urllib.request.urlopen(f"{publishing.content_url}/tasks/{hit_id}", timeout=10) as task:
         frame = task.read().decode()  # served from the task content origin
     assert "Win a prize now!!!" in frame and 'value="spam"' in frame

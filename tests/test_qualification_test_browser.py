@@ -8,7 +8,6 @@ Set HITBLOCKS_SCREENSHOTS to a folder to keep the screenshots of the qualificati
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from mturk.questions import html_question
-from tests.helpers.browser import CHROMIUM, chromium, sign_in
+from tests.helpers.browser import CHROMIUM, chromium, screenshot_folder, sign_in
 from tests.helpers.requesters import client_for, new_requester
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -88,8 +87,7 @@ def page(tmp_path) -> Iterator[Any]:
 
 def screenshots(page: Any, tmp_path: Path, name: str) -> None:
     """The page at 1280 and at 390 pixels wide (where nothing may overflow sideways)."""
-    folder = Path(os.environ.get("HITBLOCKS_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = screenshot_folder(tmp_path)
     page.screenshot(path=str(folder / f"quals-{name}-1280.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name

@@ -13,7 +13,7 @@ import defusedxml.ElementTree as SafeET
 import pytest
 
 from mturk.questions import ANSWERS_NS
-from tests.helpers.browser import CHROMIUM, chromium, sign_in
+from tests.helpers.browser import CHROMIUM, chromium, expect_submitted, sign_in
 from tests.helpers.question_forms import SURVEY
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -91,7 +91,7 @@ def test_a_worker_fills_and_submits_a_question_form_in_a_browser(page, mturk_loc
     task.get_by_label("A tree").uncheck()
     task.locator("input[name='answer:photo']").set_input_files(photo)  # files are not kept
     task.locator("#submitButton").click()
-    playwright_api.expect(task.locator("#result")).to_have_text("HIT submitted")
+    expect_submitted(page)
 
     [assignment] = mturk_local.client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
     answers = {

@@ -15,7 +15,6 @@ Set HITBLOCKS_SCREENSHOTS to a folder to keep the screenshots of the task page.
 from __future__ import annotations
 
 import http.server
-import os
 import shutil
 import ssl
 import subprocess
@@ -28,7 +27,7 @@ from typing import Any
 import pytest
 
 from mturk.questions import EXTERNAL_QUESTION_NS, html_question
-from tests.helpers.browser import CHROMIUM, chromium, sign_in
+from tests.helpers.browser import CHROMIUM, chromium, expect_submitted, screenshot_folder, sign_in
 
 OPENSSL = shutil.which("openssl") or ""
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -133,8 +132,7 @@ def browser_context() -> Iterator[Any]:
 
 
 def screenshot(page: Any, tmp_path: Path, name: str) -> None:
-    folder = Path(os.environ.get("HITBLOCKS_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = screenshot_folder(tmp_path)
     page.screenshot(path=str(folder / name), full_page=True)
 
 
@@ -180,7 +178,7 @@ def test_a_psiturk_style_study_opens_a_popup_and_uses_storage_in_the_task_frame(
         popup.locator("#end").click()
     playwright_api.expect(frame.locator("#status")).to_have_text("Finished")
     frame.locator("#finish").click()
-    playwright_api.expect(frame.locator("#result")).to_have_text("HIT submitted")
+    expect_submitted(page)
 
     [assignment] = mturk_local.client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
     assert (assignment["AssignmentId"], assignment["WorkerId"]) == (assignment_id, "APSITURK1")

@@ -19,7 +19,7 @@ from app.services.polling import poll_once
 from mturk.questions import ANSWERS_NS
 from mturk.service import local_store
 from mturk.service.workers import create_invitations, signup_link
-from tests.helpers.browser import CHROMIUM, chromium
+from tests.helpers.browser import CHROMIUM, chromium, expect_submitted
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 pytestmark = pytest.mark.skipif(
@@ -56,7 +56,9 @@ def sign_up(page, publishing) -> str:
 
 def work_through(page, publishing, hit_id: str) -> Any:
     assert re.fullmatch(r"A[A-Z0-9]{13}", sign_up(page, publishing))
-    page.click(f"a[href='/worker/hits/{hit_id}']")
+    # The list shows HIT groups (one HIT type each); a group's Preview shows its next HIT.
+    group = publishing.client.get_hit(HITId=hit_id)["HIT"]["HITTypeId"]
+    page.click(f"li[data-hit-type-id='{group}'] a.preview")
     task = page.frame_locator("#task-frame")
     playwright_api.expect(task.locator("text=Win a prize now!!!")).to_be_visible()
     playwright_api.expect(task.locator("[type=submit], button[type=submit]").first).to_be_disabled()
@@ -74,7 +76,7 @@ def test_a_worker_previews_accepts_and_submits_in_a_browser(
     task = work_through(page, publishing, hit_id)
     task.locator("input[value=spam]").check()
     task.locator("#submitButton").click()
-    playwright_api.expect(task.locator("#result")).to_have_text("HIT submitted")
+    expect_submitted(task.owner.page)
 
     [assignment] = publishing.client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
     assert assignment["WorkerId"] == page.text_content("#worker-id")
@@ -98,7 +100,7 @@ def test_a_crowd_form_template_submits_task_answers(page, client, auth, make_hit
     task.locator("input[name=reason]").fill("it shouts")
     task.locator("input[name=sure]").check()
     task.locator("button[type=submit]").click()
-    playwright_api.expect(task.locator("#result")).to_have_text("HIT submitted")
+    expect_submitted(task.owner.page)
 
     [assignment] = publishing.client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
     answer = SafeET.fromstring(assignment["Answer"]).find("a:Answer", {"a": ANSWERS_NS})
@@ -137,7 +139,7 @@ def test_a_crowd_form_checkbox_group_answers_a_list_end_to_end(
     task.locator("select[name=sizes]").select_option(["S", "L"])
     task.locator("input[name=reason]").fill("a|b")
     task.locator("button[type=submit]").click()
-    playwright_api.expect(task.locator("#result")).to_have_text("HIT submitted")
+    expect_submitted(task.owner.page)
 
     with app.app_context():
         poll_once(db.session, mturk_gateway(), retry_bonuses_after=timedelta(0))

@@ -12,6 +12,11 @@ and forms posting to MTurk's own externalSubmit (production or sandbox) post to 
 service's instead. A QuestionForm HIT's page is drawn here too (``question_forms``), as MTurk
 drew it.
 
+Every task page it serves gets two tags of the worker site's own, from its /assets/
+(``frame_tags``): task-frame.js, which tells the worker site's page the content's height and
+the keys pressed in the task and submits the task's form when asked (the frame protocol), and
+task.css, zero-specificity defaults that let a desktop template fit a phone's frame.
+
 A task page is shown only for a HIT a worker could preview (Assignable, not expired), or for
 an assignment of that HIT that is still Accepted; any other assignment id is shown the
 preview, with ``assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE`` as MTurk does.
@@ -33,6 +38,7 @@ from flask import (
     request,
     send_from_directory,
 )
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -50,6 +56,13 @@ EXTERNAL_HIT = re.compile(
     re.IGNORECASE,
 )
 EXTERNAL_HIT_HERE = "/assets/externalHIT_v1.js"
+TASK_FRAME_HERE = "/assets/task-frame.js"
+TASK_STYLES_HERE = "/assets/task.css"
+# Where the frame tags go: just inside <head>, else <html>, else after a leading doctype (a
+# fragment, as most templates are, where the browser puts them in the head it makes).
+_HEAD_TAG = re.compile(r"<head(?:\s[^>]*)?>", re.IGNORECASE)
+_HTML_TAG = re.compile(r"<html(?:\s[^>]*)?>", re.IGNORECASE)
+_LEADING_DOCTYPE = re.compile(r"\A(?:\s|<!--.*?-->)*<!doctype[^>]*>", re.IGNORECASE | re.DOTALL)
 MTURK_SUBMIT = re.compile(
     r"https?://(?:www|workersandbox)\.mturk\.com/mturk/externalSubmit", re.IGNORECASE
 )
@@ -120,7 +133,7 @@ def task(hit_id: str) -> Response:
     if question.kind == "form":
         body = _question_form(question.content, title, assignment_id if accepted else None)
     else:
-        body = _offline(question.content)
+        body = with_frame_tags(_offline(question.content))
     response = make_response(body)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -139,7 +152,27 @@ def _question_form(xml: str, title: str, assignment_id: str | None) -> str:
         disabled=assignment_id is None,
     )
     notice = "" if assignment_id else "This is a preview: accept the HIT to answer."
-    return question_forms.page(title, rendered, notice=notice)
+    head = Markup(frame_tags(current_app.config["WORKER_SITE_ORIGIN"]))
+    return question_forms.page(title, rendered, notice=notice, head=head)
+
+
+def frame_tags(worker_site_origin: str) -> str:
+    """The tags every task page gets: the frame protocol's script, told the worker site's
+    origin (the only one it talks to), and the default styles for narrow frames."""
+    return (
+        f'<link rel="stylesheet" href="{TASK_STYLES_HERE}">'
+        f'<script src="{TASK_FRAME_HERE}" data-worker-origin="{escape(worker_site_origin)}" '
+        "defer></script>"
+    )
+
+
+def with_frame_tags(html: str) -> str:
+    """The requester's page with ``frame_tags`` first in its head, before its own styles and
+    scripts; the page is otherwise as written."""
+    tags = frame_tags(current_app.config["WORKER_SITE_ORIGIN"])
+    found = _HEAD_TAG.search(html) or _HTML_TAG.search(html) or _LEADING_DOCTYPE.match(html)
+    at = found.end() if found else 0
+    return html[:at] + tags + html[at:]
 
 
 def _offline(html: str) -> str:
@@ -157,6 +190,18 @@ def _offline(html: str) -> str:
 def external_hit() -> Response:
     """The stand-in for Amazon's externalHIT_v1.js: fills in assignmentId, as Amazon's does."""
     return send_from_directory(STATIC, "externalHIT_v1.js", max_age=300)
+
+
+@blueprint.get(TASK_FRAME_HERE)
+def task_frame_script() -> Response:
+    """The frame protocol's task side (see ``frame_tags``)."""
+    return send_from_directory(STATIC, "task-frame.js", max_age=300)
+
+
+@blueprint.get(TASK_STYLES_HERE)
+def task_styles() -> Response:
+    """Default styles that let a desktop template fit a phone's frame (see ``frame_tags``)."""
+    return send_from_directory(STATIC, "task.css", max_age=300)
 
 
 @blueprint.get(CROWD_ELEMENTS_HERE)

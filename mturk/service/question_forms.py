@@ -263,11 +263,12 @@ def render(
     return Markup(html)  # rendered by an autoescaping template
 
 
-def page(title: str, form_html: Markup, *, notice: str = "") -> str:
+def page(title: str, form_html: Markup, *, notice: str = "", head: Markup | None = None) -> str:
     """A whole page holding a rendered form (the task content origin's QuestionForm task, and
-    the worker site's answer to a refused submission, shown in the task frame)."""
+    the worker site's answer to a refused submission, shown in the task frame); ``head``:
+    tags for its head (the content origin's frame tags)."""
     return _ENV.get_template("question_form_page.html").render(
-        title=title, form_html=form_html, notice=notice
+        title=title, form_html=form_html, notice=notice, head=head or ""
     )
 
 

@@ -156,7 +156,7 @@ class Bonus(Base):
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"))
-    worker_id: Mapped[str] = mapped_column(String(64))
+    worker_id: Mapped[str] = mapped_column(String(64), index=True)  # the worker's dashboard
     assignment_id: Mapped[str] = mapped_column(ForeignKey("assignments.id"), index=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text)

@@ -10,6 +10,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from tests.worker_site import PASSWORD, email_of, ensure_worker
@@ -51,3 +52,19 @@ def sign_in(page: Any, base_url: str, worker_id: str) -> None:
     page.fill("#password", PASSWORD)
     page.click("#sign-in")
     page.wait_for_selector("#worker-id")
+
+
+def expect_submitted(page: Any) -> None:
+    """The task page acknowledged a submit in its frame (static/worker.js says so in its live
+    region, then the flow goes on: to the group's next HIT, or to the list, which says it)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#flow-status")).to_contain_text("Submitted")
+
+
+def screenshot_folder(fallback: Path) -> Path:
+    """Where browser tests keep their screenshots: ``HITBLOCKS_SCREENSHOTS`` (CI sets it, so
+    the screenshots are its artifacts), else the test's own temporary folder."""
+    folder = Path(os.environ.get("HITBLOCKS_SCREENSHOTS") or fallback)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -18,7 +18,7 @@ from app.cli import main
 from mturk.client import load_credentials_file
 from mturk.questions import ANSWERS_NS, html_question, parse_question
 from mturk.service import local_store
-from tests.helpers.browser import CHROMIUM, chromium, sign_in
+from tests.helpers.browser import CHROMIUM, chromium, expect_submitted, sign_in
 from tests.helpers.requesters import client_for, new_requester
 from tests.worker_site import complete
 
@@ -252,7 +252,7 @@ def test_a_worker_submits_a_layout_fragment_through_its_form(mturk_local, cli, t
         playwright_api.expect(task.locator("h2")).to_have_text("Which animal?")
         task.locator("#label").fill("a heron")
         task.locator("#submitButton").click()
-        playwright_api.expect(task.locator("#result")).to_have_text("HIT submitted")
+        expect_submitted(page)
     [assignment] = client.list_assignments_for_hit(HITId=hit_id)["Assignments"]
     root = SafeET.fromstring(assignment["Answer"])
     texts = [element.text for element in root.iter(f"{{{ANSWERS_NS}}}FreeText")]

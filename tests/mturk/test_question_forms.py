@@ -721,6 +721,8 @@ def test_a_submission_breaking_the_forms_constraints_changes_nothing(mturk_local
     assert '<a href="#qf-q3">How many people</a>: The answer must be at most 50.' in problems
     assert '<a href="#qf-q5">Your own photo</a>: This question needs a file.' in problems
     assert 'value="99"' in page  # shown again, to fix
+    # in the task frame, speaking the frame protocol from the worker site's own assets
+    assert f'src="/assets/task-frame.js" data-worker-origin="{mturk_local.url}"' in page
     assert client.list_assignments_for_hit(HITId=hit_id)["Assignments"] == []
     with local_store(mturk_local.app).transaction() as session:
         assert session.scalar(select(func.count()).select_from(UploadedFile)) == 0

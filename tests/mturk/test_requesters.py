@@ -413,11 +413,12 @@ def test_a_block_keeps_a_worker_from_that_requesters_hits_only(mturk_local):
     """CreateWorkerBlock is one requester's: the worker still sees and takes the others'."""
     blocker = client_for(mturk_local.url, new_requester(mturk_local.app, "blocker"))
     other = client_for(mturk_local.url, new_requester(mturk_local.app, "other"))
-    blocked_hit, open_hit = new_hit(blocker)["HITId"], new_hit(other)["HITId"]
+    blocked, open_one = new_hit(blocker), new_hit(other)
+    blocked_hit, open_hit = blocked["HITId"], open_one["HITId"]
     blocker.create_worker_block(WorkerId="ABLOCKED01", Reason="careless")
     worker = Worker(mturk_local.url, "ABLOCKED01")
-    listed = worker.sign_in()
-    assert open_hit in listed and blocked_hit not in listed
+    listed = worker.sign_in()  # HIT groups: one HIT type each
+    assert open_one["HITTypeId"] in listed and blocked["HITTypeId"] not in listed
     status, _, page = worker.request(f"/worker/hits/{blocked_hit}/accept", [])
     assert "You are blocked by this requester." in page
     assert blocker.list_assignments_for_hit(HITId=blocked_hit)["NumResults"] == 0

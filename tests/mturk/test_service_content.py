@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from mturk.client import make_client, resolve_endpoint
 from mturk.questions import EXTERNAL_QUESTION_NS, html_question
 from mturk.service import create_service_app, local_store, serve_in_thread
-from mturk.service.content import origin
+from mturk.service.content import frame_tags, origin
 from mturk.service.requesters import load_credentials_file
 from tests.helpers.mturk_samples import SAMPLE_HTML_QUESTION
 from tests.helpers.requesters import client_for, new_requester
@@ -89,8 +89,9 @@ def test_a_previewable_hit_is_shown_on_the_content_origin_framed_only_by_the_wor
     assert status == 200
     assert headers["Content-Security-Policy"] == f"frame-ancestors {mturk_local.url}"
     assert headers["Content-Type"].startswith("text/html")
-    # The requester's page as written, the crowd elements loaded from the content origin.
-    assert body == TEMPLATE.replace(
+    # The requester's page as written, the crowd elements loaded from the content origin
+    # (and the frame protocol's tags first: tests/mturk/test_task_frame.py).
+    assert body == frame_tags(mturk_local.url) + TEMPLATE.replace(
         "https://assets.crowd.aws/crowd-html-elements.js", "/assets/crowd-html-elements.js"
     )
     status, headers, script = fetch(f"{mturk_local.content_url}/assets/crowd-html-elements.js")
@@ -299,7 +300,7 @@ def test_mturks_sample_page_is_served_with_amazons_addresses_rewritten(mturk_loc
         submit=f"{mturk_local.url}/mturk/externalSubmit"
     ).replace(
         "https://s3.amazonaws.com/mturk-public/externalHIT_v1.js", "/assets/externalHIT_v1.js"
-    )
+    ).replace("<head>", "<head>" + frame_tags(mturk_local.url), 1)
     status, headers, script = fetch(f"{mturk_local.content_url}/assets/externalHIT_v1.js")
     assert status == 200
     assert headers["Content-Type"].startswith(("text/javascript", "application/javascript"))
@@ -318,7 +319,7 @@ def test_other_spellings_of_amazons_script_and_submit_addresses_are_rewritten(mt
     )
     hit_id = create_hit(mturk_local.client, html_question(page))
     _, _, body = fetch(f"{mturk_local.content_url}/tasks/{hit_id}")
-    assert body == (
+    assert body == frame_tags(mturk_local.url) + (
         "<script src='/assets/externalHIT_v1.js'></script>"
         "<script src='/assets/externalHIT_v1.js'></script>"
         f"<form action='{mturk_local.url}/mturk/externalSubmit'></form>"

@@ -16,7 +16,8 @@ Its form posts to ``/mturk/externalSubmit``, which records MTurk's QuestionFormA
 Where things are: ``site`` (what every page shares: blueprint, sessions, the signed-in
 guard, the frame policy), ``accounts`` (sign in, sign up), ``hits`` (the list, preview,
 accept, the task page, return), ``submit`` (externalSubmit), ``qualifications`` (requests
-and tests); this module wires them into an app.
+and tests), ``dashboard`` (the worker's earnings, history and messages); this module wires
+them into an app.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 
-from mturk.service.worker_site import accounts, hits, qualifications, submit
+from mturk.service.worker_site import accounts, dashboard, hits, qualifications, submit
 from mturk.service.worker_site.site import (
     OPEN_SIGNUP,
     SIGN_IN_LIMIT_PER_ADDRESS,
@@ -40,7 +41,15 @@ from mturk.service.worker_site.site import (
     render_page,
 )
 
-__all__ = ["blueprint", "init_worker_site", "accounts", "hits", "qualifications", "submit"]
+__all__ = [
+    "blueprint",
+    "init_worker_site",
+    "accounts",
+    "dashboard",
+    "hits",
+    "qualifications",
+    "submit",
+]
 
 
 def init_worker_site(app: Flask, secret_key: str, open_signup: bool) -> CSRFProtect:

@@ -28,16 +28,32 @@ from mturk.service.workers import (
 )
 
 
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a page of the worker site given as a path (``/worker...``), else
+    "": nothing sends a worker who signs in to another site."""
+    if not target or "\\" in target:
+        return ""
+    if target != "/worker" and not target.startswith(("/worker/", "/worker?")):
+        return ""
+    if any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return ""
+    return target
+
+
 @blueprint.post("/worker/login")
 def login() -> Response:
-    """Sign in with an email and a password (rate-limited: see ``init_worker_site``)."""
+    """Sign in with an email and a password (rate-limited: see ``init_worker_site``); then to
+    the page ``next`` (a page of the worker site, as a path: see ``safe_next``), or the HITs."""
     email = request.form.get("email", "")
+    back = safe_next(request.form.get("next"))
     try:
         account = authenticate(service_store(), email, request.form.get("password", ""))
     except WorkerError as error:
-        return render_page("login.html", 401, error=str(error), email=email, worker_id=None)
+        return render_page(
+            "login.html", 401, error=str(error), email=email, worker_id=None, next=back
+        )
     start_session(account)
-    return redirect(url_for("worker.index"))
+    return redirect(back or url_for("worker.index"))
 
 
 @blueprint.post("/worker/logout")

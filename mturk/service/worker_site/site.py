@@ -103,7 +103,7 @@ def start_session(account: WorkerAccount) -> None:
 def render_page(template: str, status: int = 200, **context: Any) -> Response:
     context.setdefault("worker_id", g.get("worker_id"))
     context.setdefault("open_signup", current_app.config.get(OPEN_SIGNUP, False))
-    body = render_template(template, reward=_reward, when=_when, **context)
+    body = render_template(template, reward=_reward, when=_when, iso=iso, **context)
     return make_response(body, status)
 
 
@@ -115,17 +115,24 @@ def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def iso(timestamp: float) -> str:
+    """A POSIX time as ISO 8601 in UTC, for ``<time datetime>`` (worker.js shows it in the
+    worker's own time zone)."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
     """Run a page for the signed-in worker, in one transaction after the time sweep; a
-    visitor who has not signed in is sent to the sign-in page."""
+    visitor who has not signed in is sent to the sign-in page, and from it back here."""
 
     @functools.wraps(view)
     def wrapper(**kwargs: Any) -> Response:
         store = service_store()
         with store.transaction() as session:
             worker_id = session_worker(session)
-            if worker_id is None:
-                return redirect(url_for("worker.index"))
+            if worker_id is None:  # back to this page once signed in (a GET's page only)
+                back = request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for("worker.index", next=back))
             sweep_if_due(store, session)
             return view(session, worker_id, **kwargs)
 
@@ -142,6 +149,23 @@ def frame_policy(task_origin: str | None = None) -> str:
 def _content_origin() -> str | None:
     url = current_app.config.get("MTURK_CONTENT_URL")
     return origin(url) if url else None
+
+
+@blueprint.before_request
+def _refuse_nul() -> Response | None:
+    """A path, query or form value holding a NUL character names nothing here, and
+    PostgreSQL cannot even compare it: refused (400), not a failure (500). Answers sent to
+    externalSubmit may hold one (``answers_xml`` drops it): that view checks its own id."""
+    if request.endpoint == "worker.external_submit":
+        return None
+    values = [request.path]
+    for sent in (request.args, request.form) if request.method == "POST" else (request.args,):
+        for name, value in sent.items(multi=True):
+            values += [name, value]
+    if any("\x00" in value for value in values):
+        error = "The address or form holds a NUL character, which nothing here has."
+        return render_page("refused.html", 400, error=error)
+    return None
 
 
 @blueprint.after_request

@@ -6,9 +6,11 @@ from typing import Any
 
 from flask import (
     make_response,
+    render_template,
     request,
     url_for,
 )
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -16,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from mturk.questions import answers_xml, parse_question
 from mturk.service import events, question_forms
+from mturk.service.content import frame_tags, origin
 from mturk.service.errors import TurkError
 from mturk.service.lifecycle import move, refresh_status, sweep_if_due
 from mturk.service.store import (
@@ -25,10 +28,10 @@ from mturk.service.store import (
     UploadedFile,
     now,
 )
+from mturk.service.worker_site.groups import has_next
 from mturk.service.worker_site.hits import unqualified
 from mturk.service.worker_site.site import (
     blueprint,
-    message_page,
     service_store,
     session_worker,
 )
@@ -44,26 +47,27 @@ def external_submit() -> Response:
     accepts too. Only a still Accepted assignment takes answers, and, when the request comes
     with a worker's session, only that worker's own. A QuestionForm HIT's answers are checked
     against its form (``question_forms.collect``) and its uploads kept as ``UploadedFile``."""
-    back = url_for("worker.index", _external=True)
     try:
         values = request.form if request.method == "POST" else request.args
         files = request.files if request.method == "POST" else None
     except RequestEntityTooLarge:
         limit = question_forms.describe_size(question_forms.MAX_SUBMISSION_BYTES)
         text = f"What was sent is too large: a submission may carry at most {limit} in all."
-        return message_page("Not submitted", text, back, 413)
+        return _answer_page("Not submitted", text, 413)
     assignment_id = values.get("assignmentId", "")
     fields = [(name, value) for name, value in values.items(multi=True) if name != "assignmentId"]
     with service_store().transaction() as session:
         sweep_if_due(service_store(), session)
-        assignment = session.scalar(select(Assignment).where(Assignment.id == assignment_id))
+        assignment: Assignment | None = None
+        if "\x00" not in assignment_id:  # no id has one (and PostgreSQL cannot compare it)
+            assignment = session.scalar(select(Assignment).where(Assignment.id == assignment_id))
         problem = _why_not_submit(session, assignment)
         if problem is not None:
-            return message_page("Not submitted", problem, back, 409 if assignment else 400)
+            return _answer_page("Not submitted", problem, 409 if assignment else 400, assignment_id)
         assert assignment is not None
         refused = _whose(session, assignment)
         if refused is not None:
-            return message_page("Not submitted", refused, back, 403)
+            return _answer_page("Not submitted", refused, 403, assignment_id)
         # Locked (as accept locks it): of two last submits at once, the second counts the
         # HIT's assignments once the first is committed, so the HIT becomes Reviewable.
         locked = select(HIT).where(HIT.id == assignment.hit_id).with_for_update()
@@ -71,7 +75,7 @@ def external_submit() -> Response:
         assert hit is not None
         refusal = unqualified(session, hit, assignment.worker_id)
         if refusal is not None:  # e.g. revoked since the worker accepted
-            return message_page("Not submitted", refusal, back, 403)
+            return _answer_page("Not submitted", refusal, 403, assignment_id)
         hit_type = session.get(HITType, hit.hit_type_id)
         assert hit_type is not None
         answer = answers_xml(fields)
@@ -95,9 +99,8 @@ def external_submit() -> Response:
                 auto_approval_time=at + hit_type.auto_approval_delay,
             )
         except TurkError:
-            return message_page(
-                "Not submitted", "This assignment was already submitted.", back, 409
-            )
+            text = "This assignment was already submitted."
+            return _answer_page("Not submitted", text, 409, assignment_id)
         for upload in uploads:  # with the answers, in the same transaction
             session.add(
                 UploadedFile(
@@ -112,7 +115,49 @@ def external_submit() -> Response:
             )
         events.emit(session, events.ASSIGNMENT_SUBMITTED, hit, assignment.id, at)
         refresh_status(session, hit, at)
-    return message_page("HIT submitted", "Your work was submitted. Thank you!", back, 200)
+        more = has_next(session, assignment.worker_id, hit.hit_type_id)
+    if more:
+        next_url = url_for("worker.group_next", hit_type_id=hit.hit_type_id)
+        said = "Submitted. The next HIT of this group is loading."
+    else:
+        next_url = url_for("worker.index")
+        said = "Submitted. This group has no more HITs for you."
+    text = "Your work was submitted. Thank you!"
+    return _answer_page("HIT submitted", text, 200, assignment.id, next_url, said, more)
+
+
+def _answer_page(
+    title: str,
+    text: str,
+    status: int,
+    assignment_id: str = "",
+    next_url: str = "",
+    said: str = "",
+    go_on: bool = False,
+) -> Response:
+    """The page a submission lands on, in the task frame: what came of it, with links for
+    the worker; and, for the task page around the frame (``static/worker.js`` sends it), the
+    message {"hitblocks": "submitted", ok, assignmentId, message, next}. ``next_url``: where
+    a flow goes on after a submit (the group's next HIT, or the list); ``go_on``: it is the
+    group's next HIT, linked for a worker without JavaScript."""
+    ok = status == 200
+    message = {
+        "hitblocks": "submitted",
+        "ok": ok,
+        "assignmentId": assignment_id[:64],
+        "message": said or text,
+        "next": next_url,
+    }
+    body = render_template(
+        "submitted.html",
+        title=title,
+        text=text,
+        back=url_for("worker.index", _external=True),
+        next_url=next_url if ok and go_on else "",
+        submission=message,
+        worker_site_origin=origin(request.host_url),
+    )
+    return make_response(body, status)
 
 
 def _refused_form(
@@ -132,7 +177,10 @@ def _refused_form(
         values=values,
         errors=errors,
     )
-    return make_response(question_forms.page(hit_type.title, rendered), 400)
+    # Shown in the task frame, so it speaks the frame protocol too (height, keys), from the
+    # worker site's own /assets/.
+    head = Markup(frame_tags(origin(request.host_url)))
+    return make_response(question_forms.page(hit_type.title, rendered, head=head), 400)
 
 
 def _why_not_submit(session: Session, assignment: Assignment | None) -> str | None:
