@@ -137,6 +137,9 @@ class Hitblock(Model):
     hit_type_id: Mapped[str | None] = mapped_column(String(64))
     # Signs what is POSTed to callback_url (Standard Webhooks), as an endpoint's secret does.
     callback_secret: Mapped[str | None] = mapped_column(String(128))
+    # When the hitblock was last paused: a resume gives each open HIT back the lifetime it
+    # had left then.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Item(Model):
@@ -164,6 +167,8 @@ class Item(Model):
     # True once every assignment of the HIT is stored and the HIT is out of MTurk's
     # Reviewable list (or deleted there): the poller no longer needs to look at it.
     hit_done: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # When the HIT expires as last set by a resume; None: published + the hitblock's lifetime.
+    expires: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     hitblock: Mapped[Hitblock] = relationship(lazy="raise_on_sql")
     responses: Mapped[list[Response]] = relationship(

@@ -28,6 +28,9 @@ EVENT_TYPES = [
     "response.approved",
     "response.rejected",
     "hitblock.completed",
+    "hitblock.paused",
+    "hitblock.resumed",
+    "hitblock.canceled",
 ]
 
 # Ranges MTurk documents for CreateHITType / CreateHITWithHITType.

@@ -281,6 +281,12 @@ class MTurkGateway:
         with self._translate():
             self.client.update_expiration_for_hit(HITId=hit_id, ExpireAt=datetime.now(UTC))
 
+    def extend_hit(self, hit_id: str, expire_at: datetime) -> None:
+        """Move the HIT's expiration later (MTurk refuses to move it earlier, except to now);
+        an expired HIT extended takes workers again."""
+        with self._translate():
+            self.client.update_expiration_for_hit(HITId=hit_id, ExpireAt=expire_at)
+
     def delete_hit(self, hit_id: str) -> bool:
         """Delete the HIT if MTurk allows it now; False when its state does not allow it."""
         try:

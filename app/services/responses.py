@@ -136,7 +136,7 @@ def settle_item(session: DbSession, item: Item, hitblock: Hitblock, hit_expired:
     status = item.status
     if count is not None and count >= hitblock.workers_per_item:
         status = "completed"
-    elif hit_expired:
+    elif hit_expired and hitblock.status != "paused":  # a pause expired it; resume may not
         status = "expired"
     if status != item.status:
         changed = session.execute(

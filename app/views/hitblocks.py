@@ -23,7 +23,7 @@ from app.schemas import (
     ItemSchema,
     ListArgsSchema,
 )
-from app.services import hitblocks, items, publishing
+from app.services import hitblocks, items, lifecycle, publishing
 from app.views import ID, account_id, as_list
 
 blp = ApiBlueprint(
@@ -134,3 +134,46 @@ class HitblockPost(MethodView):
             hitblock_id,
             current_app.config["MTURK_CONCURRENCY"],
         )
+
+
+def _lifecycle_route(action: str, change: Any, summary: str) -> None:
+    """``POST /v1/hitblocks/{id}/<action>`` (both spellings), answering the hitblock."""
+
+    class HitblockLifecycle(MethodView):
+        @blp.response(200, HitblockSchema)
+        def post(self, hitblock_id: int) -> Any:
+            return change(
+                db.session,
+                mturk_gateway(),
+                account_id(),
+                hitblock_id,
+                current_app.config["MTURK_CONCURRENCY"],
+            )
+
+    HitblockLifecycle.__name__ = f"Hitblock{action.capitalize()}"
+    HitblockLifecycle.post.__doc__ = summary
+    blp.routes(
+        f"/hitblocks/<{ID}:hitblock_id>/{action}",
+        f"/hitblock/<{ID}:hitblock_id>/{action}",
+        endpoint=action,
+    )(HitblockLifecycle)
+
+
+_lifecycle_route(
+    "pause",
+    lifecycle.pause_hitblock,
+    "Pause an in-progress hitblock.\n\nIts open HITs expire: accepted work can still be "
+    "submitted and is collected. Nothing is published until it resumes. A repeat expires "
+    "whatever is still open.",
+)
+_lifecycle_route(
+    "resume",
+    lifecycle.resume_hitblock,
+    "Resume a paused hitblock.\n\nEach open HIT gets back the lifetime it had left when paused.",
+)
+_lifecycle_route(
+    "cancel",
+    lifecycle.cancel_hitblock,
+    "Cancel a hitblock for good.\n\nIts open HITs expire; submitted work is kept and "
+    "collected; pending items are never published. A repeat expires whatever is still open.",
+)

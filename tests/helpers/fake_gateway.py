@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,7 @@ class FakeGateway:
         self.fail_creates: MTurkError | None = None
         self.calls: list[str] = []
         self.expired: set[str] = set()
+        self.extended: dict[str, datetime] = {}  # HIT id -> the expiration it was extended to
         self.during_create: Callable[[], None] | None = None
         self._ids = (f"HIT{n:017d}" for n in itertools.count(1))
 
@@ -47,6 +49,11 @@ class FakeGateway:
     def expire_hit(self, hit_id: str) -> None:
         self.calls.append("UpdateExpirationForHIT")
         self.expired.add(hit_id)
+
+    def extend_hit(self, hit_id: str, expire_at: datetime) -> None:
+        self.calls.append("UpdateExpirationForHIT")
+        self.expired.discard(hit_id)
+        self.extended[hit_id] = expire_at
 
     def delete_hit(self, hit_id: str) -> bool:
         self.calls.append("DeleteHIT")
