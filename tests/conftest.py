@@ -57,6 +57,19 @@ def app(migrated_sqlite: Path, tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def session(app: Flask) -> Iterator[Any]:
+    """The app's database session, for services tested without HTTP (with a fake gateway)."""
+    with app.app_context():
+        yield db.session
+
+
+@pytest.fixture
+def account_id(session: Any) -> int:
+    """An account ("acme") with a key, for service tests."""
+    return create_key(session, "acme").account_id
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

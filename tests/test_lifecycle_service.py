@@ -9,25 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from app.domain import InvalidState
-from app.extensions import db
 from app.models import Event, Hitblock, Item, utcnow
-from app.services.accounts import create_key
 from app.services.lifecycle import cancel_hitblock, pause_hitblock, resume_hitblock
 from app.services.publishing import post_hitblock
 from mturk.gateway import MTurkUnavailable
 from tests.helpers.fake_gateway import FakeGateway
 from tests.test_publishing_service import add_hitblock
-
-
-@pytest.fixture
-def session(app):
-    with app.app_context():
-        yield db.session
-
-
-@pytest.fixture
-def account_id(session):
-    return create_key(session, "acme").account_id
 
 
 def published(session, account_id, gateway, items=3):

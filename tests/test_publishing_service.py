@@ -12,22 +12,10 @@ from app.domain import InsufficientFunds, InvalidState, NotFound, NothingPublish
 from app.extensions import db
 from app.models import Hitblock, Item
 from app.services import publishing
-from app.services.accounts import create_key
 from app.services.publishing import post_hitblock, post_item
 from app.services.removal import delete_item
 from mturk.gateway import MTurkRejected, MTurkUnavailable
 from tests.helpers.fake_gateway import FakeGateway
-
-
-@pytest.fixture
-def session(app):
-    with app.app_context():
-        yield db.session
-
-
-@pytest.fixture
-def account_id(session):
-    return create_key(session, "acme").account_id
 
 
 def add_hitblock(session, account_id, items=3, **fields):
