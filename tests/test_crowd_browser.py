@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import defusedxml.ElementTree as SafeET
 import pytest
 
 from mturk.questions import ANSWERS_NS, html_question
-from tests.helpers.browser import CHROMIUM, chromium, expect_submitted, sign_in
+from tests.helpers.browser import CHROMIUM, expect_submitted, sign_in
+from tests.helpers.browser import offline_context as offline_browser
 from tests.helpers.mturk_samples import IMAGE_CLASSIFIER_TEMPLATE, SENTIMENT_TEMPLATE
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -64,23 +65,9 @@ FORM_PAGE = """<!DOCTYPE html>
 
 @pytest.fixture
 def offline_context() -> Iterator[tuple[Any, list[str]]]:
-    """A browser context that reaches loopback (and data: URLs) only; the other URLs it
-    asked for."""
-    refused: list[str] = []
-
-    def only_loopback(route: Any) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            refused.append(url)
-            route.abort()
-
-    with chromium(playwright_api) as browser:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        context.route("**/*", only_loopback)
-        yield context, refused
+    """A browser context that reaches loopback only (helpers/browser.py)."""
+    with offline_browser(playwright_api) as offline:
+        yield offline
 
 
 def create_hit(mturk_local: Any, page_html: str) -> str:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from mturk.questions import html_question
-from tests.helpers.browser import CHROMIUM, chromium, expect_submitted, sign_in
+from tests.helpers.browser import CHROMIUM, expect_submitted, sign_in
+from tests.helpers.browser import offline_context as offline_browser
 from tests.helpers.mturk_samples import MTURK_SUBMIT, SAMPLE_HTML_QUESTION
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -31,22 +31,9 @@ NOT_ACCEPTED = "ASSIGNMENT_ID_NOT_AVAILABLE"
 
 @pytest.fixture
 def offline_context() -> Iterator[tuple[Any, list[str]]]:
-    """A browser context that reaches loopback only; the other URLs it asked for."""
-    refused: list[str] = []
-
-    def only_loopback(route: Any) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            refused.append(url)
-            route.abort()
-
-    with chromium(playwright_api) as browser:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        context.route("**/*", only_loopback)
-        yield context, refused
+    """A browser context that reaches loopback only (helpers/browser.py)."""
+    with offline_browser(playwright_api) as offline:
+        yield offline
 
 
 def test_mturks_sample_html_question_works_offline_end_to_end(mturk_local, offline_context):

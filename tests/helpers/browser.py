@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.worker_site import PASSWORD, email_of, ensure_worker
 
@@ -42,6 +43,27 @@ def chromium(playwright_api: Any, *extra_flags: str) -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def offline_context(playwright_api: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A browser context that reaches loopback only, as a worker with no internet: it
+    refuses every other URL, and gives the list of those it asked for."""
+    refused: list[str] = []
+
+    def only_loopback(route: Any) -> None:
+        url = route.request.url
+        if urlsplit(url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            refused.append(url)
+            route.abort()
+
+    with chromium(playwright_api) as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        context.route("**/*", only_loopback)
+        yield context, refused
 
 
 def sign_in(page: Any, base_url: str, worker_id: str) -> None:

@@ -75,18 +75,6 @@ AUTO_ACCEPT = "auto_accept"
 ATTEMPTS = 20
 
 
-def allotted(seconds: int) -> str:
-    """A time allotted, in words: 45 seconds, 30 minutes, 1 hour 30 minutes, 3 days."""
-    if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    parts = []
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
-    return " ".join(parts[:2])
-
-
 def auto_accept() -> bool:
     return bool(browser_session.get(AUTO_ACCEPT, True))
 
@@ -94,7 +82,7 @@ def auto_accept() -> bool:
 def _page(template: str, status: int = 200, **context: Any) -> Response:
     """A page of finding and doing work: with the notices of the last step, and times."""
     notices = get_flashed_messages()
-    return render_page(template, status, allotted=allotted, notices=notices, **context)
+    return render_page(template, status, notices=notices, **context)
 
 
 @blueprint.get("/worker")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -123,18 +122,7 @@ def _qualification(
         owner=_owner_names(session, [row]).get(row.requester_id, ""),
         hit=_from_hit(session),
         error=error,
-        duration=_duration,
     )
-
-
-def _duration(seconds: float) -> str:
-    """A test's duration or a retry delay in words: in days, hours or minutes (rounded up)."""
-    for unit, size in (("day", 86_400), ("hour", 3_600)):
-        if seconds >= size and seconds % size == 0:
-            count = int(seconds // size)
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    minutes = max(1, math.ceil(seconds / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 @blueprint.get("/worker/qualifications/<type_id>")

@@ -103,7 +103,9 @@ def start_session(account: WorkerAccount) -> None:
 def render_page(template: str, status: int = 200, **context: Any) -> Response:
     context.setdefault("worker_id", g.get("worker_id"))
     context.setdefault("open_signup", current_app.config.get(OPEN_SIGNUP, False))
-    body = render_template(template, reward=_reward, when=_when, iso=iso, **context)
+    body = render_template(
+        template, reward=_reward, when=_when, iso=iso, duration=duration, **context
+    )
     return make_response(body, status)
 
 
@@ -113,6 +115,20 @@ def _reward(hit_type: HITType) -> str:
 
 def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def duration(seconds: float) -> str:
+    """A length of time in words, to two units: 45 seconds, 30 minutes, 1 hour 30 minutes,
+    3 days (a HIT's time allotted, a test's duration, a retry delay)."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    parts = []
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
+    return " ".join(parts[:2])
 
 
 def iso(timestamp: float) -> str:
