@@ -145,7 +145,7 @@ def run_command(ctx: click.Context, host: str, port: int, workers: int | None) -
             scheduler.shutdown(wait=False)
         serving.stop_parts(parts)
         if delivering is not None:
-            delivering.stop()
+            delivering.stop(timeout=STOP_DELIVERING_SECONDS)
             delivering.deliverer.store.dispose()
     if exited is not None:
         raise click.ClickException(
@@ -240,6 +240,12 @@ def _start_local_mturk(
     return part
 
 
+# How long a stop waits for the notification thread's pass to end (a send, a sweep) before
+# the process exits without it: the thread is a daemon, and a row it was sending is sent
+# again once its lease ends (at least once), so Ctrl-C never waits on AWS or a lock.
+STOP_DELIVERING_SECONDS = 3.0
+
+
 def _notification_deliverer(app: Flask) -> notifications.Deliverer:
     """The deliverer of the local service's notifications, on a store of its own, sending
     through boto3 to the configured endpoint (HITBLOCKS_NOTIFICATIONS_*)."""
@@ -278,7 +284,7 @@ def mturk_notifications_command(ctx: click.Context) -> None:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        delivering.stop()
+        delivering.stop(timeout=STOP_DELIVERING_SECONDS)
         deliverer.store.dispose()
 
 
@@ -360,7 +366,7 @@ def _supervise_local_mturk(app: Flask) -> None:
     finally:
         serving.stop_parts(parts)
         if delivering is not None:
-            delivering.stop()
+            delivering.stop(timeout=STOP_DELIVERING_SECONDS)
         deliverer.store.dispose()
     if exited is not None:
         raise click.ClickException(
