@@ -11,8 +11,9 @@ from sqlalchemy import select
 from app.domain import InvalidState
 from app.models import Event, Hitblock, Item, utcnow
 from app.services.lifecycle import cancel_hitblock, pause_hitblock, resume_hitblock
+from app.services.polling import poll_once
 from app.services.publishing import post_hitblock
-from mturk.gateway import MTurkUnavailable
+from mturk.gateway import HitInfo, MTurkUnavailable
 from tests.helpers.fake_gateway import FakeGateway
 from tests.test_publishing_service import add_hitblock
 
@@ -153,3 +154,57 @@ def test_publishing_a_paused_hitblock_is_refused(session, account_id):
     with pytest.raises(InvalidState) as raised:
         post_hitblock(session, gateway, account_id, hitblock_id, concurrency=2)
     assert raised.value.code == "hitblock_paused"
+
+
+class ReviewableGateway(FakeGateway):
+    """Lists every expired HIT as Reviewable, as MTurk does once a pause expired it."""
+
+    def reviewable_hits(self, hit_type_id):
+        self.calls.append("ListReviewableHITs")
+        for hit_id in sorted(self.expired):
+            yield HitInfo(hit_id, "Reviewable", utcnow() - timedelta(seconds=1), 1)
+
+
+def test_a_paused_hitblock_costs_the_poller_nothing_once_in_flight_work_is_past(
+    session, account_id
+):
+    """While paused, each expired HIT is collected until work accepted before the pause is
+    past its deadline, once more after that, and then no more: one call per idle cycle."""
+    gateway = ReviewableGateway()
+    hitblock_id = published(session, account_id, gateway)
+    pause_hitblock(session, gateway, account_id, hitblock_id, 2)
+    gateway.calls.clear()
+    poll_once(session, gateway)  # in-flight work may still arrive: each HIT is looked at
+    assert gateway.calls.count("ListAssignmentsForHIT") == 3
+
+    hitblock = session.get(Hitblock, hitblock_id)
+    duration = timedelta(seconds=hitblock.assignment_duration_in_seconds)
+    hitblock.paused_at = utcnow() - duration - timedelta(minutes=2)  # deadlines are past
+    for item in session.scalars(select(Item)):  # the look above, soon after the pause
+        item.last_polled = hitblock.paused_at + timedelta(minutes=1)
+    session.commit()
+    gateway.calls.clear()
+    poll_once(session, gateway)  # the last look, after every deadline
+    assert gateway.calls.count("ListAssignmentsForHIT") == 3
+    for _ in range(3):
+        gateway.calls.clear()
+        poll_once(session, gateway)
+        assert gateway.calls == ["ListReviewableHITs"]
+    assert {item.status for item in session.scalars(select(Item))} == {"published"}
+
+    resume_hitblock(session, gateway, account_id, hitblock_id, 2)  # open again: looked at
+    gateway.expired.update(gateway.extended)  # say they expired again
+    gateway.calls.clear()
+    poll_once(session, gateway)
+    assert gateway.calls.count("ListAssignmentsForHIT") == 3
+
+
+def test_the_multi_worker_rotation_skips_paused_hitblocks(session, account_id):
+    gateway = ReviewableGateway()
+    hitblock_id = add_hitblock(session, account_id, items=2, workers_per_item=3)
+    post_hitblock(session, gateway, account_id, hitblock_id, concurrency=2)
+    pause_hitblock(session, gateway, account_id, hitblock_id, 2)
+    gateway.expired.clear()  # nothing Reviewable: only the rotation could look
+    gateway.calls.clear()
+    report = poll_once(session, gateway)
+    assert report.partial_checked == 0 and "ListAssignmentsForHIT" not in gateway.calls

@@ -5,7 +5,9 @@ What it costs follows what changed, not how much is open:
 1. ``ListReviewableHITs`` per HIT type that has published items (100 HITs a page). A HIT is
    Reviewable when all its assignments are in, or it expired. For each of ours,
    ``ListAssignmentsForHIT`` stores its work; once the item is settled the HIT is moved to
-   Reviewing, so it does not come back next cycle.
+   Reviewing, so it does not come back next cycle. A paused hitblock's HITs (expired by the
+   pause, open again on resume) are looked at until work accepted before the pause is past
+   its deadline, then left alone until the resume.
 2. HITs with several workers per item surface their first answers before the last worker:
    up to ``partial_budget`` of them a cycle, least recently checked first.
 3. Responses past their AutoApprovalTime are checked (``GetAssignment``) and synced when
@@ -55,13 +57,35 @@ class CycleReport:
 
 
 def _item_statuses(session: DbSession, hit_ids: list[str]) -> dict[str, tuple[int, str]]:
-    """Our items behind these HITs, not done with yet: HIT id -> (item id, item status)."""
+    """Our items behind these HITs, not done with yet: HIT id -> (item id, item status).
+
+    A paused hitblock's HITs are expired, so MTurk lists them as Reviewable every cycle,
+    yet their items stay open for the resume. Work accepted before the pause can come in
+    until its deadline (paused_at + the assignment duration); once a HIT has been collected
+    after that, nothing new can reach it while paused, and it is left out ("quiet")."""
     rows = session.execute(
-        select(Item.hit_id, Item.id, Item.status).where(
-            Item.hit_id.in_(hit_ids), Item.hit_done.is_(False)
+        select(
+            Item.hit_id,
+            Item.id,
+            Item.status,
+            Item.last_polled,
+            Hitblock.paused_at,
+            Hitblock.assignment_duration_in_seconds,
         )
+        .join(Item.hitblock)
+        .where(Item.hit_id.in_(hit_ids), Item.hit_done.is_(False))
     )
-    return {hit_id: (item_id, status) for hit_id, item_id, status in rows if hit_id}
+    found = {}
+    for hit_id, item_id, status, last_polled, paused_at, duration in rows:
+        quiet = (
+            status == "published"
+            and paused_at is not None
+            and last_polled is not None
+            and last_polled > paused_at + timedelta(seconds=duration)
+        )
+        if hit_id and not quiet:
+            found[hit_id] = (item_id, status)
+    return found
 
 
 def mark_done(session: DbSession, item_id: int) -> None:
@@ -151,6 +175,8 @@ def poll_once(
         .where(
             Item.status == "published",
             Hitblock.workers_per_item > 1,
+            # A pause expired these HITs: what comes in is Reviewable, and found above.
+            Hitblock.status != "paused",
             Item.id.not_in(seen) if seen else Item.id.is_not(None),
         )
         .order_by(Item.last_polled.is_not(None), Item.last_polled, Item.id)
