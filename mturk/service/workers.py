@@ -9,9 +9,7 @@ which on SQLite hold the database's write lock. Nothing here knows about HTTP.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import os
 import re
 import secrets
 import sys
@@ -21,14 +19,13 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import click
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mturk import web_sessions
 from mturk.service import qualifications
 from mturk.service.store import (
     ID_ALPHABET,
@@ -37,6 +34,10 @@ from mturk.service.store import (
     WorkerInvitation,
     now,
 )
+from mturk.web_sessions import MAX_PASSWORD, password_stamp
+from mturk.web_sessions import decoy_hash as _decoy_hash
+from mturk.web_sessions import password_hasher as _hasher
+from mturk.web_sessions import verify_password as _verify
 
 ACTIVE = "active"
 DISABLED = "disabled"
@@ -44,11 +45,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # MTurk's WorkerId shape, as the requester API accepts it.
 WORKER_ID = re.compile(r"^A[A-Z0-9]{1,63}$")
 MIN_PASSWORD = 8
-MAX_PASSWORD = 1024  # hashing cost grows with length; no real password is longer
 INVITATION_DAYS = 7
 SECRET_KEY_FILE = "mturk-service-secret-key"
-
-_hasher = PasswordHasher()
 
 
 class WorkerError(Exception):
@@ -73,24 +71,10 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password[:MAX_PASSWORD])
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-@functools.cache
-def _decoy_hash() -> str:
-    """Verified against when no account has the email, so that an unknown email takes as
-    long to refuse as a wrong password (no telling which emails have accounts by timing)."""
-    return _hasher.hash(secrets.token_urlsafe(16))
-
-
 def session_stamp(account: WorkerAccount) -> str:
     """Kept in the worker's signed session and checked on every request: a new password
     changes it, so resetting a password ends the sessions opened with the old one."""
-    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
+    return password_stamp(account.password_hash)
 
 
 def _token_hash(token: str) -> str:
@@ -294,17 +278,8 @@ def _profile_line(type_id: str, score: qualifications.Score | None) -> str:
 
 
 def instance_secret_key(folder: str | Path) -> str:
-    """The key that signs worker sessions, made on first start into a file only its owner
-    can read; read from there afterwards, so that sessions survive restarts."""
-    path = Path(folder) / SECRET_KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as file:
-        file.write(secrets.token_hex(32) + "\n")
-    return path.read_text().strip()
+    """The key that signs worker sessions (``mturk.web_sessions.instance_secret_key``)."""
+    return web_sessions.instance_secret_key(folder, SECRET_KEY_FILE)
 
 
 def signup_link(site_url: str, token: str) -> str:

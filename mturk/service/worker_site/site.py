@@ -11,11 +11,8 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
-    Request,
     current_app,
     g,
-    has_request_context,
     make_response,
     redirect,
     render_template,
@@ -23,7 +20,6 @@ from flask import (
     url_for,
 )
 from flask import session as browser_session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -37,6 +33,9 @@ from mturk.service.workers import (
     session_stamp,
     signed_in_worker,
 )
+from mturk.web_sessions import PlantProofSessions as WorkerSessions
+
+__all__ = ["WorkerSessions"]  # the worker site's sessions: the shared rules
 
 OPEN_SIGNUP = "MTURK_WORKER_OPEN_SIGNUP"
 # Failed sign-ins allowed per email address, and per client address (several people may
@@ -55,28 +54,6 @@ blueprint = Blueprint(
 
 def service_store() -> Any:
     return current_app.extensions["mturk_local_store"]
-
-
-class WorkerSessions(SecureCookieSessionInterface):
-    """Flask's signed cookie session, marked Secure whenever the request came over https
-    (directly, or through a proxy that ProxyFix trusts), and safe from cookie tossing:
-    cookies ignore ports and a sibling host may set cookies for the whole domain, so a task
-    page's script could plant its own signed-in session for the worker site. Over https the
-    cookie is ``__Host-`` prefixed (browsers let no other host set it); and a request that
-    carries two session cookies (one planted) has no session at all."""
-
-    def get_cookie_secure(self, app: Flask) -> bool:
-        configured = bool(app.config["SESSION_COOKIE_SECURE"])
-        return configured or (has_request_context() and request.is_secure)
-
-    def get_cookie_name(self, app: Flask) -> str:
-        name = super().get_cookie_name(app)
-        return f"__Host-{name}" if has_request_context() and request.is_secure else name
-
-    def open_session(self, app: Flask, incoming: Request) -> SecureCookieSession | None:
-        if len(incoming.cookies.getlist(self.get_cookie_name(app))) > 1:
-            return self.session_class()  # one of them was planted: trust neither
-        return super().open_session(app, incoming)
 
 
 def session_worker(session: Session) -> str | None:
