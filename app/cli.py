@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import threading
 from dataclasses import asdict
 from decimal import Decimal
@@ -17,9 +18,10 @@ from flask_migrate import cli as migrate_cli
 
 from app import create_app, jobs, serving
 from app.bootstrap import SchemaNotCurrent, ensure_schema, prepare
+from app.domain import DomainError
 from app.extensions import db
 from app.gateway import credentials_path
-from app.services import accounts
+from app.services import accounts, users
 from mturk.service import create_service_app, lifecycle, local_store, notifications
 from mturk.service import schema as service_schema
 from mturk.service.content import create_content_app
@@ -134,6 +136,10 @@ def run_command(ctx: click.Context, host: str, port: int, workers: int | None) -
             click.echo(f"  {issued.key}")
             click.echo("It is stored hashed and will not be shown again. Try:")
             click.echo(f"  curl {base}/v1/hitblocks -u {issued.key}:")
+        click.echo(
+            f"Console for reviewers and admins at {base}/console "
+            "(`hitblocks users create` adds the people who sign in)"
+        )
         click.echo(
             f"Serving the API at {base} with gunicorn ({workers} worker processes x {threads} "
             "threads); Ctrl-C stops everything."
@@ -439,6 +445,95 @@ def revoke_key(key: str) -> None:
     if not accounts.revoke_key(db.session, key):
         raise click.ClickException("No active API key matches.")
     click.echo("Revoked.")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Manage console users: people who sign in at /console (programs use API keys)."""
+
+
+def _password_from_stdin() -> str:
+    """The password on standard input (its first line), so it shows in no process list or
+    shell history."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.ClickException("No password on standard input.")
+    return password
+
+
+@users_group.command("create")
+@click.option("--account", "account_name", required=True, help="The user's account's name.")
+@click.option(
+    "--create-account",
+    is_flag=True,
+    help="Make the account when none has this name (otherwise an unknown name is refused).",
+)
+@click.option("--email", required=True, help="The user's email address (their sign-in name).")
+@click.option(
+    "--role",
+    type=click.Choice(users.ROLES),
+    default=users.REVIEWER.value,
+    show_default=True,
+    help="admin: everything, API keys included; reviewer: review only.",
+)
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
+@with_appcontext
+def create_user_command(
+    account_name: str, create_account: bool, email: str, role: str, password_stdin: bool
+) -> None:
+    """Create a console user: echo "$PASSWORD" | hitblocks users create ... --password-stdin."""
+    try:
+        ensure_schema(current_app._get_current_object())  # type: ignore[attr-defined]
+    except SchemaNotCurrent as exc:
+        raise click.ClickException(str(exc)) from None
+    password = _password_from_stdin()
+    try:
+        user = users.create_user(
+            db.session, account_name, email, password, role, create_account=create_account
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Created {user.role} {user.email} of account {account_name!r}.")
+
+
+@users_group.command("list")
+@click.option("--account", "account_name", help="Only this account's users.")
+@with_appcontext
+def list_users_command(account_name: str | None) -> None:
+    """List console users: account, email, role, created, status."""
+    for row in users.list_users(db.session, account_name):
+        state = f"disabled {row.disabled:%Y-%m-%d %H:%M}" if row.disabled else "active"
+        click.echo(
+            f"{row.account_name}\t{row.email}\t{row.role}\tcreated {row.created:%Y-%m-%d %H:%M}"
+            f"\t{state}"
+        )
+
+
+@users_group.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True, required=True, help="Read it from stdin.")
+@with_appcontext
+def set_password_command(email: str, password_stdin: bool) -> None:
+    """Give a user a new password; their open sessions end."""
+    password = _password_from_stdin()
+    try:
+        users.set_password(db.session, email, password)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo("Password changed; the user's sessions have ended.")
+
+
+@users_group.command("disable")
+@click.option("--email", required=True)
+@click.option("--enable", is_flag=True, help="Enable the user again instead.")
+@with_appcontext
+def disable_user_command(email: str, enable: bool) -> None:
+    """Disable a user (their sessions end at once), or enable them again."""
+    try:
+        users.set_disabled(db.session, email, disabled=not enable)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo("Enabled." if enable else "Disabled; the user's sessions have ended.")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ to import them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from mturk.gateway import MTurkError
@@ -94,3 +95,31 @@ class BadRow:
     """A batch row that could not even be read as fields (a CSV line of the wrong width)."""
 
     message: str
+
+
+class BlockStatus(StrEnum):
+    """A worker block on its way to MTurk and back: ``pending`` until MTurk confirms the
+    block, ``removing`` until it confirms the unblock; ``failed`` when MTurk refused a
+    retried block for good. Rows are kept: a later block of the worker reuses its row."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    REMOVING = "removing"
+    REMOVED = "removed"
+    FAILED = "failed"
+
+
+class ExclusionStatus(StrEnum):
+    """A gold-policy exclusion: ``pending`` until MTurk granted the exclusion qualification
+    (retried while MTurk is down), ``failed`` when MTurk refused it for good."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    FAILED = "failed"
+
+
+class UserRole(StrEnum):
+    """What a console user may do: an ``admin`` everything, a ``reviewer`` only review."""
+
+    ADMIN = "admin"
+    REVIEWER = "reviewer"

@@ -6,7 +6,7 @@ import io
 import secrets
 from typing import IO, Any, cast
 
-from flask import Flask, Request, Response, g, jsonify, request
+from flask import Flask, Request, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
@@ -34,12 +34,21 @@ def install(app: Flask) -> None:
 
 def _start_request() -> None:
     g.request_id = "req_" + secrets.token_hex(12)
+    if not request.path.startswith("/v1/"):
+        return  # the console's pages: sessions, not API keys; HTML, not only JSON
     accepts = request.accept_mimetypes
-    if accepts and accepts.best_match(["application/json"]) is None:
+    if accepts and accepts.best_match(["application/json", *_view_media_types()]) is None:
         raise ApiError(406, "This API answers only in JSON; accept application/json.")
-    if request.path.startswith("/v1/") and request.path not in PUBLIC_PATHS:
+    if request.path not in PUBLIC_PATHS:
         key = auth.presented_key(request)
         g.account_id = auth.authenticate(db.session, key)
+
+
+def _view_media_types() -> tuple[str, ...]:
+    """What the matched view answers besides JSON (``media_types`` on its MethodView): the
+    results downloads' CSV and JSON Lines."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return tuple(getattr(getattr(view, "view_class", None), "media_types", ()))
 
 
 def _tag_response(response: Response) -> Response:

@@ -34,6 +34,7 @@ from app.models import JobLease, utcnow
 from app.services import DbSession, transaction
 from app.services.deliveries import DeliveryReport, deliver_due
 from app.services.polling import CycleReport, poll_once
+from app.services.workers import send_pending
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -174,6 +175,9 @@ def run_poll_cycle(
             partial_budget=int(app.config["POLL_PARTIAL_BUDGET"]),
             due_budget=int(app.config["POLL_DUE_BUDGET"]),
         )
+        # Worker blocks and gold exclusions decided (and committed) but not yet confirmed by
+        # MTurk, the ones this cycle's new answers just decided included.
+        report.errors += send_pending(db.session, mturk_gateway())
     if report.new_responses or report.errors:
         log.info("poll cycle: %s", asdict(report))
     return report

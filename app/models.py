@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
+from app.domain import BlockStatus, ExclusionStatus
 from app.extensions import Base, db
 from mturk.sqlite import apply_sqlite_pragmas
 
@@ -110,6 +111,23 @@ class ApiKey(Model):
     account: Mapped[Account] = relationship()
 
 
+class User(Model):
+    """A person who signs in to the console (API keys are for programs): an ``admin`` may do
+    everything, a ``reviewer`` only review. The password is kept as its Argon2id hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # normalised: lower case
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))  # a UserRole
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship(lazy="raise_on_sql")
+
+
 class Hitblock(Model):
     __tablename__ = "hitblocks"
     __table_args__ = (Index("ix_hitblocks_account_id_id", "account_id", "id"),)
@@ -140,6 +158,11 @@ class Hitblock(Model):
     # When the hitblock was last paused: a resume gives each open HIT back the lifetime it
     # had left then.
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # {"min_accuracy": 0.8, "min_answers": 5}: workers below it on gold items are excluded.
+    gold_policy: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    # The qualification type that marks workers excluded from this hitblock (made at first
+    # publish when a gold_policy is set; the HIT type requires that workers lack it).
+    exclusion_qualification_type_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Item(Model):
@@ -169,6 +192,8 @@ class Item(Model):
     hit_done: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # When the HIT expires as last set by a resume; None: published + the hitblock's lifetime.
     expires: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The expected answer of a gold item, {field: value}; never sent to MTurk.
+    gold: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
 
     hitblock: Mapped[Hitblock] = relationship(lazy="raise_on_sql")
     responses: Mapped[list[Response]] = relationship(
@@ -180,6 +205,8 @@ class Response(Model):
     """One worker's answer to an item: one MTurk assignment."""
 
     __tablename__ = "responses"
+    # A worker's record (review panel, exports, blocks) is looked up by worker id.
+    __table_args__ = (Index("ix_responses_worker_id", "worker_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
@@ -198,6 +225,11 @@ class Response(Model):
     # What MTurk charged for this response: reward plus fee once approved (0 otherwise).
     cost: Mapped[Decimal] = mapped_column(Cents, default=Decimal("0.00"), server_default="0")
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # On a gold item: whether the answer matched the gold; None on other items.
+    gold_correct: Mapped[bool | None] = mapped_column()
+    # Set for review when the worker failed the hitblock's gold policy; flag_reason says why.
+    flagged: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    flag_reason: Mapped[str | None] = mapped_column(Text)
 
     item: Mapped[Item] = relationship(back_populates="responses")
 
@@ -217,6 +249,48 @@ class Bonus(Model):
     cost: Mapped[Decimal] = mapped_column(Cents, default=Decimal("0.00"))
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WorkerBlock(Model):
+    """A worker an account blocked (MTurk's CreateWorkerBlock). Written before the MTurk
+    call: ``pending`` until MTurk confirms the block, ``removing`` until it confirms the
+    unblock, then ``removed`` (the row is kept, and a later block reuses it); the poll cycle
+    retries both while MTurk is down, and marks a block MTurk refused ``failed``."""
+
+    __tablename__ = "worker_blocks"
+    __table_args__ = (UniqueConstraint("account_id", "worker_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    worker_id: Mapped[str] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=BlockStatus.PENDING)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Why MTurk refused the block, when it is failed (its error code and message).
+    error_code: Mapped[str | None] = mapped_column(String(128))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    # The last time the poll cycle sent it: the retry goes oldest attempt first.
+    last_attempt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WorkerExclusion(Model):
+    """A worker excluded from one hitblock's HITs by its gold policy: the exclusion
+    qualification is granted on MTurk after this row is committed (``pending`` until then,
+    retried by the poll cycle while MTurk is down; ``failed`` when MTurk refused it)."""
+
+    __tablename__ = "worker_exclusions"
+    __table_args__ = (UniqueConstraint("hitblock_id", "worker_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hitblock_id: Mapped[int] = mapped_column(ForeignKey("hitblocks.id"))
+    worker_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=ExclusionStatus.PENDING)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    applied: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error_code: Mapped[str | None] = mapped_column(String(128))  # when failed: MTurk's refusal
+    error_message: Mapped[str | None] = mapped_column(Text)
+    last_attempt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Event(Model):

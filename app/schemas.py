@@ -17,8 +17,10 @@ from marshmallow import (
     validates,
 )
 
+from app.domain import BlockStatus
 from app.errors import error_object
 from app.templates import HITBLOCK_TYPES, ITEM_TYPES
+from mturk.gateway import MTurkError
 
 EVENT_TYPES = [
     "item.published",
@@ -31,6 +33,7 @@ EVENT_TYPES = [
     "hitblock.paused",
     "hitblock.resumed",
     "hitblock.canceled",
+    "worker.excluded",
 ]
 
 # Ranges MTurk documents for CreateHITType / CreateHITWithHITType.
@@ -140,6 +143,19 @@ class QualificationRequirementSchema(Schema):
         return data
 
 
+class GoldPolicySchema(Schema):
+    min_accuracy = fields.Float(
+        required=True,
+        validate=validate.Range(0, 1),
+        metadata={"description": "Share of gold answers a worker must get right (0 to 1)."},
+    )
+    min_answers = WholeNumber(
+        required=True,
+        validate=validate.Range(1, 1000),
+        metadata={"description": "Gold answers a worker gives before the policy judges them."},
+    )
+
+
 class HitblockCreateSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(sorted(HITBLOCK_TYPES)))
     title = fields.String(required=True, validate=validate.Length(1, 128))
@@ -178,6 +194,15 @@ class HitblockCreateSchema(Schema):
         load_default=list,
         validate=validate.Length(max=10),
     )
+    gold_policy = fields.Nested(
+        GoldPolicySchema,
+        allow_none=True,
+        metadata={
+            "description": "Workers whose accuracy on gold items falls below min_accuracy after "
+            "min_answers gold answers are excluded from this hitblock's HITs and their "
+            "submitted responses flagged. Set before the first publish."
+        },
+    )
 
     @validates("labels")
     def _distinct_labels(self, value: list[str], data_key: str, **kwargs: Any) -> None:
@@ -210,6 +235,15 @@ class ItemCreateSchema(Schema):
     params = fields.Dict(
         keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict
     )
+    gold = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        allow_none=True,
+        metadata={
+            "description": "A gold item's expected answer, {field: value}; kept here, never "
+            "sent to MTurk. Answers are scored as they arrive."
+        },
+    )
 
     @pre_load
     def _gather_params(self, data: Any, **kwargs: Any) -> Any:
@@ -220,19 +254,21 @@ def gather_item_fields(data: Any) -> Any:
     """Move an item's top-level fields into ``params``; leave ``type`` where it is.
 
     Shared by the single-item schema and batch rows, which skip marshmallow for speed.
+    ``gold`` stays where it is too (a field of that name goes under ``params``).
     """
     if not isinstance(data, dict) or not isinstance(data.get("params", {}), dict):
         return data  # let the fields report the wrong type
     params = dict(data.get("params", {}))
     for name, value in data.items():
-        if name in {"type", "params"}:
+        if name in {"type", "params", "gold"}:
             continue
         if name in params:
             raise ValidationError("given both at the top level and in params.", name)
         params[name] = value
     gathered = {"params": params}
-    if "type" in data:
-        gathered["type"] = data["type"]
+    for name in ("type", "gold"):
+        if name in data:
+            gathered[name] = data[name]
     return gathered
 
 
@@ -270,6 +306,14 @@ class ResponseSchema(Schema):
     submitted = UnixTime()
     reviewed = UnixTime(allow_none=True)
     created = UnixTime()
+    gold_correct = fields.Boolean(
+        allow_none=True,
+        metadata={"description": "On a gold item, whether the answer matched; else null."},
+    )
+    flagged = fields.Boolean(
+        metadata={"description": "Flagged for review (the worker failed the gold policy)."}
+    )
+    flag_reason = fields.String(allow_none=True)
 
     def _approved(self, response: Any) -> bool | None:
         """True or false once reviewed; null while the response awaits review."""
@@ -302,6 +346,7 @@ class HitblockSchema(Schema):
     auto_approval_delay_in_seconds = fields.Integer()
     keywords = fields.String()
     qualification_requirements = fields.List(fields.Nested(QualificationRequirementSchema))
+    gold_policy = fields.Nested(GoldPolicySchema, allow_none=True)
 
 
 class ItemSchema(Schema):
@@ -319,6 +364,7 @@ class ItemSchema(Schema):
     cost = Money()
     currency = fields.Function(lambda item: item.hitblock.currency)
     params = fields.Dict()
+    gold = fields.Dict(allow_none=True, metadata={"description": "A gold item's answer."})
     responses = fields.List(fields.Nested(ResponseSchema))
 
 
@@ -521,6 +567,95 @@ class DeliveryListSchema(ListSchema):
     data = fields.List(fields.Nested(DeliverySchema))
 
 
+# ---- quality: consensus, workers, blocks ---------------------------------------------
+
+
+class ConsensusArgsSchema(ListArgsSchema):
+    method = fields.String(
+        load_default="majority_vote",
+        validate=validate.OneOf(["majority_vote", "dawid_skene"]),
+        metadata={"description": "dawid_skene needs the optional extra hitblocks[consensus]."},
+    )
+
+
+class ItemConsensusSchema(Schema):
+    object = fields.Constant("item_consensus")
+    item = fields.Integer(attribute="item_id")
+    answer = fields.Dict(metadata={"description": "The aggregate answer, by answer field."})
+    confidence = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "Per field: the share of votes (majority vote) or posterior "
+                  "probability (Dawid-Skene) of the answer."},
+    )  # fmt: skip
+    responses = fields.Integer(metadata={"description": "Counted responses to the item."})
+
+
+class ConsensusListSchema(ListSchema):
+    method = fields.String()
+    data = fields.List(fields.Nested(ItemConsensusSchema))
+
+
+class WorkerStatsSchema(Schema):
+    object = fields.Constant("worker_stats")
+    worker_id = fields.String()
+    responses = fields.Integer()
+    submitted = fields.Integer()
+    approved = fields.Integer()
+    rejected = fields.Integer()
+    approval_rate = fields.Float(
+        allow_none=True, metadata={"description": "approved / (approved + rejected)."}
+    )
+    agreement = fields.Float(
+        allow_none=True,
+        metadata={"description": "Share of the worker's answers equal to the majority vote, "
+                  "on items with at least two counted responses."},
+    )  # fmt: skip
+    agreement_answers = fields.Integer()
+    gold_answers = fields.Integer()
+    gold_correct = fields.Integer()
+    gold_accuracy = fields.Float(allow_none=True)
+    median_seconds = fields.Float(
+        allow_none=True, metadata={"description": "Median time from accept to submit."}
+    )
+    flagged = fields.Integer(metadata={"description": "Submitted responses flagged for review."})
+    blocked = fields.Boolean(metadata={"description": "Blocked by this account."})
+    excluded = fields.Boolean(metadata={"description": "Excluded from this hitblock (gold)."})
+
+
+class WorkerStatsListSchema(ListSchema):
+    data = fields.List(fields.Nested(WorkerStatsSchema))
+
+
+class WorkerBlockCreateSchema(Schema):
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(1, 1024),
+        metadata={"description": "Why; MTurk requires it (the worker may see it)."},
+    )
+
+
+class WorkerBlockSchema(Schema):
+    object = fields.Constant("worker_block")
+    id = fields.Integer()
+    worker_id = fields.String()
+    reason = fields.String()
+    status = fields.String(
+        metadata={
+            "enum": [status.value for status in BlockStatus],
+            "description": "pending / removing: MTurk has not confirmed yet (it is retried); "
+            "failed: MTurk refused the block or unblock (see failure_code).",
+        }
+    )
+    created = UnixTime()
+    failure_code = fields.String(attribute="error_code", allow_none=True)  # MTurk's, if failed
+    failure_message = fields.String(attribute="error_message", allow_none=True)
+
+
+class WorkerBlockListSchema(ListSchema):
+    data = fields.List(fields.Nested(WorkerBlockSchema))
+
+
 class DeletedSchema(Schema):
     deleted = fields.Boolean()
     id = fields.Integer()
@@ -543,3 +678,66 @@ class ErrorDetailSchema(Schema):
 
 class ErrorSchema(Schema):
     error = fields.Nested(ErrorDetailSchema)
+
+
+# ---- results: the MTurk-format export and its upload (app/views/results.py) -------------
+
+
+class ResultsArgsSchema(Schema):
+    format = fields.String(
+        validate=validate.OneOf(["csv", "jsonl"]),
+        metadata={
+            "description": "csv (MTurk's batch results) or jsonl (JSON Lines); without it, "
+            "the Accept header chooses (application/x-ndjson for JSON Lines), else CSV."
+        },
+    )
+    escape_formulas = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": "CSV: write a cell a spreadsheet would run as a formula (starting "
+            "with =, +, -, @, tab or CR, numbers excepted) with a ' in front. Answers come "
+            "from untrusted workers; false gives the exact values."
+        },
+    )
+
+
+class UploadRowErrorField(fields.Field):
+    """Why a row was not acted on: MTurk's refusal, or the row's own problem, as the API's
+    error object."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, MTurkError):
+            return error_object(value)
+        return {
+            "type": "invalid_request_error",
+            "message": value.message,
+            "param": value.param,
+            "code": value.code,
+        }
+
+
+class ResultsUploadRowSchema(Schema):
+    row = fields.Integer(metadata={"description": "As a spreadsheet numbers it: header is 1."})
+    assignment_id = fields.String(allow_none=True)
+    response = fields.Integer(allow_none=True)
+    action = fields.String(metadata={"enum": ["approve", "reject", "skip"]})
+    status = fields.String(
+        allow_none=True,
+        metadata={
+            "enum": ["submitted", "approved", "rejected", None],
+            "description": "The response's status after the upload (null: no such response).",
+        },
+    )
+    error = UploadRowErrorField(allow_none=True, metadata={"type": "object", "nullable": True})
+
+
+class ResultsUploadSchema(Schema):
+    object = fields.Constant("results_upload")
+    hitblock = fields.Integer()
+    approved = fields.Integer(metadata={"description": "Rows approved (now or before)."})
+    rejected = fields.Integer(metadata={"description": "Rows rejected (now or before)."})
+    skipped = fields.Integer(metadata={"description": "Rows with neither Approve nor Reject."})
+    failed = fields.Integer(metadata={"description": "Rows with an error."})
+    rows = fields.List(fields.Nested(ResultsUploadRowSchema))

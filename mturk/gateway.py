@@ -287,6 +287,55 @@ class MTurkGateway:
         with self._translate():
             self.client.update_expiration_for_hit(HITId=hit_id, ExpireAt=expire_at)
 
+    def create_qualification_type(self, name: str, description: str) -> str:
+        """A qualification type of ours that workers cannot request (we grant it). Names are
+        unique per requester: when MTurk refuses the name, the type of that name we already
+        own (made by an attempt whose answer was lost) is answered instead."""
+        try:
+            with self._translate():
+                response = self.client.create_qualification_type(
+                    Name=name, Description=description, QualificationTypeStatus="Active"
+                )
+        except MTurkRejected:
+            existing = self.qualification_type_named(name)
+            if existing is None:
+                raise
+            return existing
+        return str(response["QualificationType"]["QualificationTypeId"])
+
+    def qualification_type_named(self, name: str) -> str | None:
+        """The id of our own qualification type of exactly this name, if there is one."""
+        for page in self._pages(
+            "list_qualification_types",
+            "QualificationTypes",
+            Query=name,
+            MustBeRequestable=False,
+            MustBeOwnedByCaller=True,
+        ):
+            for found in page.get("QualificationTypes", []):
+                if found.get("Name") == name:
+                    return str(found["QualificationTypeId"])
+        return None
+
+    def grant_qualification(self, qualification_type_id: str, worker_id: str, value: int) -> None:
+        """Give the worker our qualification (quietly: no message to the worker)."""
+        with self._translate():
+            self.client.associate_qualification_with_worker(
+                QualificationTypeId=qualification_type_id,
+                WorkerId=worker_id,
+                IntegerValue=value,
+                SendNotification=False,
+            )
+
+    def block_worker(self, worker_id: str, reason: str) -> None:
+        """Block the worker from every HIT of this requester (a repeat is harmless)."""
+        with self._translate():
+            self.client.create_worker_block(WorkerId=worker_id, Reason=reason)
+
+    def unblock_worker(self, worker_id: str, reason: str) -> None:
+        with self._translate():
+            self.client.delete_worker_block(WorkerId=worker_id, Reason=reason)
+
     def delete_hit(self, hit_id: str) -> bool:
         """Delete the HIT if MTurk allows it now; False when its state does not allow it."""
         try:

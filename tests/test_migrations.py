@@ -16,6 +16,9 @@ from app.extensions import db
 TABLES = {
     "accounts",
     "api_keys",
+    "users",  # console users (0012)
+    "worker_blocks",  # quality (0011)
+    "worker_exclusions",
     "hitblocks",
     "items",
     "responses",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import undefer
 from app.domain import InvalidInput, InvalidState, NotFound
 from app.models import Hitblock, Item
 from app.pagination import Page, paginate
-from app.services import DbSession, transaction
+from app.services import DbSession, gold, transaction
 from app.templates import (
     HITBLOCK_TYPES,
     default_template,
@@ -84,6 +84,8 @@ def update_hitblock(
                 "The type of a hitblock cannot change; create a new one.", param="type"
             )
         changes.pop("type", None)
+        if "gold_policy" in changes:
+            _check_gold_policy_change(hitblock, changes["gold_policy"])
         shaping = sorted(HIT_FIELDS & changes.keys())
         if shaping and hitblock.status != "unlaunched":
             raise InvalidState(
@@ -100,7 +102,32 @@ def update_hitblock(
             _check_items_fit(session, hitblock, changes["template"])
         for name, value in changes.items():
             setattr(hitblock, name, value)
+        if changes.get("gold_policy"):
+            session.flush()
+            gold.apply_policy(session, hitblock)  # new numbers apply to answers already in
     return find_hitblock(session, account_id, hitblock_id, counts=True)
+
+
+def _check_gold_policy_change(hitblock: Hitblock, policy: dict[str, Any] | None) -> None:
+    """A gold policy is set before the first publish (that is when the HIT type gets the
+    exclusion requirement); after it, only a policy that existed then may change its
+    numbers."""
+    if hitblock.hit_type_id is None:
+        return
+    if hitblock.exclusion_qualification_type_id is None:
+        raise InvalidState(
+            "A gold_policy can be set only before the hitblock is first published: its HITs "
+            "were made without the exclusion requirement.",
+            param="gold_policy",
+            code="hitblock_launched",
+        )
+    if policy is None:
+        raise InvalidState(
+            "The gold_policy of a published hitblock can change its numbers but not be "
+            "removed; set min_accuracy to 0 to exclude no one more.",
+            param="gold_policy",
+            code="hitblock_launched",
+        )
 
 
 def _template_for(type_name: str, template: str | None, labels: list[str] | None) -> str:

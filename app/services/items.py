@@ -15,7 +15,7 @@ from app.domain import BadRow, InvalidInput, InvalidRows, InvalidState, NotFound
 from app.models import Hitblock, Item, utcnow
 from app.pagination import Page, paginate
 from app.schemas import gather_item_fields
-from app.services import DbSession, transaction
+from app.services import DbSession, gold, transaction
 from app.services.hitblocks import find_hitblock
 from app.templates import HITBLOCK_TYPES, required_fields
 
@@ -35,6 +35,7 @@ class FieldError:
 class ItemDraft:
     type: str
     params: dict[str, Any]
+    gold: dict[str, Any] | None = None
 
 
 class InvalidItem(Exception):
@@ -100,9 +101,14 @@ def check_item(rules: ItemRules, loaded: dict[str, Any]) -> ItemDraft:
             _http_url(params["image_url"])
         except ValidationError:
             errors.append(FieldError("image_url", "image_url must be an http or https URL."))
+    item_gold = None
+    try:
+        item_gold = gold.check_gold(loaded.get("gold"))
+    except InvalidInput as exc:
+        errors.append(FieldError(exc.param, exc.message))
     if errors:
         raise InvalidItem(errors)
-    return ItemDraft(item_type, params)
+    return ItemDraft(item_type, params, item_gold)
 
 
 def _check_value(name: str, value: Any) -> list[FieldError]:
@@ -167,7 +173,7 @@ def create_item(
         except InvalidItem as exc:
             first = exc.errors[0]
             raise InvalidInput(first.message, param=first.param) from None
-        item = Item(hitblock=hitblock, type=draft.type, params=draft.params)
+        item = Item(hitblock=hitblock, type=draft.type, params=draft.params, gold=draft.gold)
         session.add(item)
         session.flush()
         item_id = item.id
@@ -215,6 +221,7 @@ def create_items_batch(
                 "hitblock_id": hitblock.id,
                 "type": draft.type,
                 "params": draft.params,
+                "gold": draft.gold,
                 "status": "pending",
                 "cost": Decimal("0.00"),
                 "created": created,

@@ -14,6 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
@@ -25,7 +26,7 @@ from app.domain import (
     PublishFailure,
 )
 from app.models import Hitblock, Item, utcnow
-from app.services import DbSession, events, transaction
+from app.services import DbSession, events, gold, transaction
 from app.services.deliveries import Destination, subscribed_endpoints
 from app.services.hitblocks import check_template, find_hitblock
 from app.services.items import find_item
@@ -93,6 +94,26 @@ def _check_open(hitblock: Hitblock) -> None:
         )
 
 
+def _exclusion_requirement(gateway: MTurkGateway, hitblock: Hitblock) -> list[dict[str, Any]]:
+    """Under a gold policy, workers holding the hitblock's exclusion qualification (granted
+    when they fail it) can neither find, preview nor accept its HITs. The type is made once
+    (a retry finds it by its name)."""
+    if not hitblock.gold_policy:
+        return []
+    if hitblock.exclusion_qualification_type_id is None:
+        hitblock.exclusion_qualification_type_id = gateway.create_qualification_type(
+            gold.exclusion_qualification_name(hitblock),
+            f"Workers excluded from hitblock {hitblock.id} by its gold policy.",
+        )
+    return [
+        {
+            "qualification_type_id": hitblock.exclusion_qualification_type_id,
+            "comparator": "DoesNotExist",
+            "actions_guarded": "DiscoverPreviewAndAccept",
+        }
+    ]
+
+
 def _ensure_hit_type(session: DbSession, gateway: MTurkGateway, hitblock: Hitblock) -> str:
     """One HIT type per hitblock, created on first publish (MTurk's create is idempotent)."""
     if hitblock.hit_type_id is None:
@@ -104,7 +125,10 @@ def _ensure_hit_type(session: DbSession, gateway: MTurkGateway, hitblock: Hitblo
                 assignment_duration=hitblock.assignment_duration_in_seconds,
                 auto_approval_delay=hitblock.auto_approval_delay_in_seconds,
                 keywords=hitblock.keywords,
-                qualification_requirements=hitblock.qualification_requirements,
+                qualification_requirements=[
+                    *hitblock.qualification_requirements,
+                    *_exclusion_requirement(gateway, hitblock),
+                ],
             )
         )
     return hitblock.hit_type_id

@@ -8,7 +8,9 @@ state, so a repeat (a retried request, a second poller) can never count it twice
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,10 +22,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
 
-from app.domain import Conflict, NotFound
+from app.domain import Conflict, DomainError, InvalidInput, NotFound
 from app.models import Bonus, Hitblock, Item, Response, utcnow
 from app.pagination import Page, paginate
-from app.services import DbSession, events, transaction
+from app.services import DbSession, events, gold, transaction
 from app.services.hitblocks import find_hitblock
 from app.services.items import find_item
 from app.templates import HITBLOCK_TYPES, item_multi_valued_fields
@@ -80,7 +82,11 @@ def store_assignments(
     session: DbSession, item: Item, hitblock: Hitblock, assignments: list[AssignmentInfo]
 ) -> int:
     """Insert each assignment once (unique AssignmentId; a repeat is ignored, never an error),
-    charge the ones MTurk already approved, and return how many were new."""
+    charge the ones MTurk already approved, and return how many were new.
+
+    Answers to a gold item are scored as they are stored; under a gold policy, work of a
+    worker excluded from the hitblock arrives flagged, and a worker whose new gold answers
+    fail the policy is excluded (``gold.apply_policy``)."""
     if not assignments:
         return 0
     now = utcnow()
@@ -88,10 +94,15 @@ def store_assignments(
     multi_valued = item_multi_valued_fields(
         HITBLOCK_TYPES[hitblock.type], hitblock.template, item.params
     )
+    excluded: set[str] = set()
+    if hitblock.gold_policy:
+        workers = {assignment.worker_id for assignment in assignments}
+        excluded = gold.excluded_workers(session, hitblock.id, workers)
     rows = []
     for assignment in assignments:
         parsed = parse_answer(assignment.answer, multi_valued)
         status = MTURK_STATUS.get(assignment.status, "submitted")
+        flagged = status == "submitted" and assignment.worker_id in excluded
         rows.append(
             {
                 "item_id": item.id,
@@ -108,6 +119,9 @@ def store_assignments(
                 "feedback": None,
                 "cost": cost if status == "approved" else Decimal("0.00"),
                 "created": now,
+                "gold_correct": gold.score(item.gold, parsed.data) if item.gold else None,
+                "flagged": flagged,
+                "flag_reason": gold.FLAG_REASON if flagged else None,
             }
         )
     dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -118,6 +132,9 @@ def store_assignments(
     )
     inserted = [session.execute(stmt, row).first() for row in rows]
     new = [row for row in inserted if row is not None]
+    if item.gold and hitblock.gold_policy and new:
+        scored = {str(row["worker_id"]) for row, id_ in zip(rows, inserted, strict=True) if id_}
+        gold.apply_policy(session, hitblock, scored)
     approved = sum(1 for row in new if row.status == "approved")
     if approved:
         _charge(session, item.id, hitblock.id, cost * approved)
@@ -201,7 +218,7 @@ class Decision:
     feedback: str | None
 
 
-def _ask_mturk(gateway: MTurkGateway, assignment_id: str, decision: Decision) -> str:
+def ask_mturk(gateway: MTurkGateway, assignment_id: str, decision: Decision) -> str:
     """Tell MTurk; answer the state MTurk ends in (its own state wins on disagreement)."""
     try:
         if decision.status == "approved":
@@ -215,7 +232,7 @@ def _ask_mturk(gateway: MTurkGateway, assignment_id: str, decision: Decision) ->
     return MTURK_STATUS[gateway.get_assignment(assignment_id).status]
 
 
-def _settle_review(
+def settle_review(
     session: DbSession, account_id: int, response_id: int, mturk_status: str, decision: Decision
 ) -> Response:
     """Record the state MTurk ended in (once); the response as it now stands."""
@@ -226,6 +243,13 @@ def _settle_review(
             if decision.feedback and mturk_status == decision.status:
                 response.feedback = decision.feedback
     return response
+
+
+def _already_reviewed(response_id: int, status: str, decision: Decision) -> Conflict:
+    return Conflict(
+        f"Response {response_id} is {status} on MTurk and cannot be {decision.status}.",
+        code="response_already_reviewed",
+    )
 
 
 def review(
@@ -240,28 +264,92 @@ def review(
     and the request answers 409."""
     response = find_response(session, account_id, response_id)
     if response.status == "submitted":
-        mturk_status = _ask_mturk(gateway, response.assignment_id, decision)
-        response = _settle_review(session, account_id, response_id, mturk_status, decision)
+        mturk_status = ask_mturk(gateway, response.assignment_id, decision)
+        response = settle_review(session, account_id, response_id, mturk_status, decision)
     if response.status != decision.status:
-        raise Conflict(
-            f"Response {response_id} is {response.status} on MTurk and cannot be "
-            f"{decision.status}.",
-            code="response_already_reviewed",
-        )
+        raise _already_reviewed(response_id, response.status, decision)
     return response
 
 
 @dataclass(frozen=True)
 class ReviewOutcome:
     response: int
-    status: str
-    error: MTurkError | None  # why MTurk did not take the decision
+    status: str | None  # the response's status now; None when the account has no such one
+    error: DomainError | MTurkError | None  # why the decision was not taken
 
 
 @dataclass(frozen=True)
 class BulkReview:
     results: list[ReviewOutcome]
     object: str = "review_result"
+
+
+REVIEW_LOOKUP_CHUNK = 500  # response ids per IN (...)
+
+
+def review_many(
+    session: DbSession,
+    gateway: MTurkGateway,
+    account_id: int,
+    response_ids: Sequence[int],
+    decision: Decision | Sequence[Decision],
+    concurrency: int,
+) -> list[ReviewOutcome]:
+    """Decide on each response given (one decision for all, or one per id), each outcome
+    reported in the order given: MTurk is asked ``concurrency`` calls at a time (a bulk
+    decision of hundreds takes seconds, not minutes), then each answer is recorded in its
+    own transaction. Another account's id is reported as missing (``NotFound``), one MTurk
+    state differs from the decision for as ``Conflict``, one MTurk did not take with its
+    ``MTurkError``; a response already so decided is reported done, with no MTurk call."""
+    ids = list(response_ids)
+    decisions = [decision] * len(ids) if isinstance(decision, Decision) else list(decision)
+    if len(decisions) != len(ids):
+        raise ValueError("one decision for all the responses, or one for each")
+    found: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(ids), REVIEW_LOOKUP_CHUNK):
+        chunk = ids[start : start + REVIEW_LOOKUP_CHUNK]
+        rows = session.execute(
+            select(Response.id, Response.assignment_id, Response.status)
+            .join(Item, Item.id == Response.item_id)
+            .join(Hitblock, Hitblock.id == Item.hitblock_id)
+            .where(Response.id.in_(chunk), Hitblock.account_id == account_id)
+        )
+        found.update((row.id, (row.assignment_id, row.status)) for row in rows)
+    session.rollback()  # nothing written: end the read before the MTurk calls
+    jobs = [
+        (response_id, found[response_id][0], wanted)
+        for response_id, wanted in zip(ids, decisions, strict=True)
+        if response_id in found and found[response_id][1] == "submitted"
+    ]
+
+    def ask(job: tuple[int, str, Decision]) -> str | MTurkError:
+        try:
+            return ask_mturk(gateway, job[1], job[2])
+        except MTurkError as error:
+            return error
+
+    settled: dict[int, ReviewOutcome] = {}
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for (response_id, _, wanted), answer in zip(jobs, pool.map(ask, jobs), strict=True):
+            if isinstance(answer, MTurkError):  # recorded as each answer comes in
+                settled[response_id] = ReviewOutcome(response_id, "submitted", answer)
+            else:
+                status = settle_review(session, account_id, response_id, answer, wanted).status
+                settled[response_id] = _outcome(response_id, status, wanted)
+    outcomes = []
+    for response_id, wanted in zip(ids, decisions, strict=True):
+        if response_id in settled:
+            outcomes.append(settled[response_id])
+        elif response_id in found:
+            outcomes.append(_outcome(response_id, found[response_id][1], wanted))
+        else:
+            outcomes.append(ReviewOutcome(response_id, None, NotFound("response", response_id)))
+    return outcomes
+
+
+def _outcome(response_id: int, status: str, decision: Decision) -> ReviewOutcome:
+    error = None if status == decision.status else _already_reviewed(response_id, status, decision)
+    return ReviewOutcome(response_id, status, error)
 
 
 def review_all(
@@ -274,7 +362,8 @@ def review_all(
     hitblock_id: int | None = None,
     concurrency: int = 8,
 ) -> BulkReview:
-    """Review every submitted response of an item or a hitblock, reporting each outcome."""
+    """Review every submitted response of an item or a hitblock, reporting each outcome
+    (as MTurk left it: one it had decided otherwise has that status, with no error)."""
     if item_id is not None:
         scope = Response.item_id == find_item(session, account_id, item_id).id
     else:
@@ -282,32 +371,25 @@ def review_all(
         find_hitblock(session, account_id, hitblock_id)
         scope = Response.item_id.in_(select(Item.id).where(Item.hitblock_id == hitblock_id))
     pending = list(
-        session.execute(
-            select(Response.id, Response.assignment_id)
-            .where(scope, Response.status == "submitted")
-            .order_by(Response.id)
+        session.scalars(
+            select(Response.id).where(scope, Response.status == "submitted").order_by(Response.id)
         )
     )
-
-    def ask(row: Any) -> str | MTurkError:
-        try:
-            return _ask_mturk(gateway, row.assignment_id, decision)
-        except MTurkError as error:
-            return error
-
-    results: list[ReviewOutcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for row, outcome in zip(pending, pool.map(ask, pending), strict=True):
-            if isinstance(outcome, MTurkError):
-                results.append(ReviewOutcome(row.id, "submitted", outcome))
-            else:
-                settled = _settle_review(session, account_id, row.id, outcome, decision)
-                status = settled.status
-                results.append(ReviewOutcome(row.id, status, None))
-    return BulkReview(results)
+    outcomes = review_many(session, gateway, account_id, pending, decision, concurrency)
+    return BulkReview(
+        [
+            ReviewOutcome(o.response, o.status or "submitted", o.error)
+            if isinstance(o.error, MTurkError)
+            else ReviewOutcome(o.response, o.status or "submitted", None)
+            for o in outcomes
+        ]
+    )
 
 
 # ---- bonuses ---------------------------------------------------------------------------
+
+
+BONUS_TOKEN = re.compile(r"[A-Za-z0-9-]{1,36}")  # a client's token: a UUID, say
 
 
 def pay_bonus(
@@ -317,20 +399,49 @@ def pay_bonus(
     response_id: int,
     amount: Decimal,
     reason: str,
+    *,
+    token: str | None = None,
 ) -> Bonus:
     """Record the bonus with its UniqueRequestToken first, then pay it: a retry (ours, or the
-    poller's for a bonus left pending) sends the same token, so MTurk pays it once."""
+    poller's for a bonus left pending) sends the same token, so MTurk pays it once.
+
+    ``token`` is the caller's for this one decision (the console makes one per bonus): the
+    bonus is stored under it, so sending the same request again (after a timeout, a 503)
+    answers the bonus already recorded, paid or still pending, and never makes a second."""
     response = find_response(session, account_id, response_id)
+    if token is not None and not BONUS_TOKEN.fullmatch(token):
+        raise InvalidInput("A bonus token is 1 to 36 letters, digits or dashes.", param="token")
+    suffix = token if token is not None else secrets.token_hex(8)
+    unique = f"hb-bonus-{response.id}-{suffix}"
     with transaction(session):
-        bonus = Bonus(
-            response_id=response.id,
-            amount=amount,
-            reason=reason,
-            unique_request_token=f"hb-bonus-{response.id}-{secrets.token_hex(8)}",
+        dialect_insert = (
+            pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         )
-        session.add(bonus)
-        session.flush()
-        bonus_id = bonus.id
+        bonus_id = session.scalar(
+            dialect_insert(Bonus)
+            .values(
+                response_id=response.id,
+                amount=amount,
+                reason=reason,
+                status="pending",
+                unique_request_token=unique,
+                cost=Decimal("0.00"),
+                created=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["unique_request_token"])
+            .returning(Bonus.id)
+        )
+        if bonus_id is None:  # this token's bonus exists: a repeat of the same request
+            existing = session.scalar(select(Bonus).where(Bonus.unique_request_token == unique))
+            assert existing is not None
+            if existing.amount != amount or existing.reason != reason:
+                raise Conflict(
+                    f"Bonus token {token} was used for another bonus "
+                    f"(${existing.amount} for {existing.reason!r}).",
+                    param="token",
+                    code="bonus_token_reused",
+                )
+            return existing
     try:
         send_bonus(session, gateway, bonus_id)
     except MTurkError as error:

@@ -8,7 +8,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from mturk.gateway import AssignmentInfo, CreatedHit, HitTypeSpec, MTurkError
+from mturk.gateway import (
+    INVALID_ASSIGNMENT_STATE,
+    AssignmentInfo,
+    CreatedHit,
+    HitTypeSpec,
+    MTurkError,
+    MTurkRejected,
+)
 
 
 class FakeGateway:
@@ -24,6 +31,12 @@ class FakeGateway:
         self.extended: dict[str, datetime] = {}  # HIT id -> the expiration it was extended to
         self.during_create: Callable[[], None] | None = None
         self._ids = (f"HIT{n:017d}" for n in itertools.count(1))
+        # Qualification types by name; (type, worker) granted; blocked workers -> reason.
+        self.qualification_types: dict[str, str] = {}
+        self.granted: set[tuple[str, str]] = set()
+        self.blocked: dict[str, str] = {}
+        self.fail_quality: MTurkError | None = None  # raised by the calls above when set
+        self.hit_type_specs: list[HitTypeSpec] = []
 
     def preview_url(self, hit_id: str, group_id: str) -> str:
         return f"https://worker.example/projects/{group_id}/tasks/{hit_id}"
@@ -34,6 +47,7 @@ class FakeGateway:
 
     def create_hit_type(self, spec: HitTypeSpec) -> str:
         self.calls.append("CreateHITType")
+        self.hit_type_specs.append(spec)
         return "TYPE0000000000000001"
 
     def create_hit(self, **params: Any) -> CreatedHit:
@@ -63,6 +77,32 @@ class FakeGateway:
         self.calls.append("ListAssignmentsForHIT")
         return []
 
+    def create_qualification_type(self, name: str, description: str) -> str:
+        self.calls.append("CreateQualificationType")
+        if self.fail_quality is not None:
+            raise self.fail_quality
+        return self.qualification_types.setdefault(
+            name, f"QUAL{len(self.qualification_types):016d}"
+        )
+
+    def grant_qualification(self, qualification_type_id: str, worker_id: str, value: int) -> None:
+        self.calls.append("AssociateQualificationWithWorker")
+        if self.fail_quality is not None:
+            raise self.fail_quality
+        self.granted.add((qualification_type_id, worker_id))
+
+    def block_worker(self, worker_id: str, reason: str) -> None:
+        self.calls.append("CreateWorkerBlock")
+        if self.fail_quality is not None:
+            raise self.fail_quality
+        self.blocked[worker_id] = reason
+
+    def unblock_worker(self, worker_id: str, reason: str) -> None:
+        self.calls.append("DeleteWorkerBlock")
+        if self.fail_quality is not None:
+            raise self.fail_quality
+        self.blocked.pop(worker_id, None)
+
     def hits_by_annotation(self, annotations: set[str]) -> dict[str, str]:
         self.calls.append("ListHITs")
         return {
@@ -70,3 +110,51 @@ class FakeGateway:
             for hit_id, hit in self.hits.items()
             if hit["annotation"] in annotations
         }
+
+
+class ReviewGateway(FakeGateway):
+    """Assignments whose state MTurk keeps: ``states`` is MTurk's own state of an assignment
+    (say, approved automatically already); deciding one that is not Submitted is refused with
+    InvalidAssignmentState, as MTurk does. ``fail`` is an error for an assignment's decision,
+    ``fail_bonuses`` errors SendBonus raises, one per call, before it pays."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.states: dict[str, str] = {}
+        self.feedback: dict[str, str | None] = {}
+        self.fail: dict[str, Exception] = {}
+        self.decisions: list[tuple[str, str, str | None]] = []
+        self.bonuses: list[dict[str, Any]] = []  # each bonus MTurk paid (once per token)
+        self.fail_bonuses: list[MTurkError] = []
+
+    def _decide(self, assignment_id: str, state: str, feedback: str | None) -> None:
+        self.calls.append("ApproveAssignment" if state == "Approved" else "RejectAssignment")
+        if assignment_id in self.fail:
+            raise self.fail[assignment_id]
+        if self.states.get(assignment_id, "Submitted") != "Submitted":
+            raise MTurkRejected("This operation can be called with a status of: Submitted",
+                                INVALID_ASSIGNMENT_STATE)  # fmt: skip
+        self.states[assignment_id] = state
+        self.feedback[assignment_id] = feedback
+        self.decisions.append((assignment_id, state, feedback))
+
+    def approve(self, assignment_id: str, feedback: str | None) -> None:
+        self._decide(assignment_id, "Approved", feedback)
+
+    def reject(self, assignment_id: str, feedback: str) -> None:
+        self._decide(assignment_id, "Rejected", feedback)
+
+    def get_assignment(self, assignment_id: str) -> AssignmentInfo:
+        self.calls.append("GetAssignment")
+        state = self.states.get(assignment_id, "Submitted")
+        return AssignmentInfo(assignment_id, "W", "H", state, "", None, None, None)
+
+    def send_bonus(self, **fields: Any) -> bool:
+        """Pays once per UniqueRequestToken, as MTurk does; True when this call paid."""
+        self.calls.append("SendBonus")
+        if self.fail_bonuses:
+            raise self.fail_bonuses.pop(0)
+        if any(paid["token"] == fields["token"] for paid in self.bonuses):
+            return False
+        self.bonuses.append(fields)
+        return True

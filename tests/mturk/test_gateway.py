@@ -195,3 +195,62 @@ def test_an_error_on_a_later_page_is_translated(stubbed):
     stubber.add_client_error("list_reviewable_hits", "ServiceFault", http_status_code=500)
     with pytest.raises(MTurkUnavailable):
         list(gateway.reviewable_hits("T1"))
+
+
+def test_qualification_type_created_or_found_by_its_name(stubbed):
+    gateway, stubber = stubbed
+    created = {"QualificationTypeId": "QUAL1", "Name": "n"}
+    params = {"Name": "n", "Description": "d", "QualificationTypeStatus": "Active"}
+    stubber.add_response("create_qualification_type", {"QualificationType": created}, params)
+    assert gateway.create_qualification_type("n", "d") == "QUAL1"
+    # A retry after a lost answer: the name is taken (by us), so the type is looked up.
+    stubber.add_client_error(
+        "create_qualification_type", "RequestError", "already created", 400, params
+    )
+    stubber.add_response(
+        "list_qualification_types",
+        {
+            "NumResults": 2,
+            "QualificationTypes": [
+                {"QualificationTypeId": "QUAL0", "Name": "n and more"},
+                {"QualificationTypeId": "QUAL1", "Name": "n"},
+            ],
+        },
+        {
+            "Query": "n",
+            "MustBeRequestable": False,
+            "MustBeOwnedByCaller": True,
+            "MaxResults": 100,
+        },
+    )
+    assert gateway.create_qualification_type("n", "d") == "QUAL1"
+
+
+def test_a_refused_qualification_type_not_found_by_name_is_an_error(stubbed):
+    gateway, stubber = stubbed
+    stubber.add_client_error("create_qualification_type", "RequestError", "bad name", 400)
+    stubber.add_response("list_qualification_types", {"NumResults": 0, "QualificationTypes": []})
+    with pytest.raises(MTurkRejected, match="bad name"):
+        gateway.create_qualification_type("n", "d")
+
+
+def test_grant_block_and_unblock_in_pascal_case(stubbed):
+    gateway, stubber = stubbed
+    stubber.add_response(
+        "associate_qualification_with_worker",
+        {},
+        {
+            "QualificationTypeId": "QUAL1",
+            "WorkerId": "W1",
+            "IntegerValue": 1,
+            "SendNotification": False,
+        },
+    )
+    stubber.add_response("create_worker_block", {}, {"WorkerId": "W1", "Reason": "spam"})
+    stubber.add_response("delete_worker_block", {}, {"WorkerId": "W1", "Reason": "sorry"})
+    stubber.add_client_error("create_worker_block", "ServiceFault", "down", 500)
+    gateway.grant_qualification("QUAL1", "W1", 1)
+    gateway.block_worker("W1", "spam")
+    gateway.unblock_worker("W1", "sorry")
+    with pytest.raises(MTurkUnavailable):
+        gateway.block_worker("W1", "spam")
