@@ -343,15 +343,25 @@ def create_hit_with_hit_type(
         created_at=at,
         expiration=at + params["LifetimeInSeconds"],
     )
-    try:
-        with session.begin_nested():
-            session.add(hit)
-    except IntegrityError:  # a concurrent request with the same token won the race
-        assert token is not None
-        _check_token_free(session, requester_id, token)
-        raise
+    if token is None or _serialized(session):
+        # No concurrent transaction can take the token between the check above and this
+        # insert: none has a token, or the database runs one transaction at a time (SQLite).
+        session.add(hit)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():
+                session.add(hit)
+        except IntegrityError:  # a concurrent request with the same token won the race
+            _check_token_free(session, requester_id, token)
+            raise
     events.emit(session, events.HIT_CREATED, hit, at=at)
     return {"HIT": hit_dict(hit, hit_type, {})}
+
+
+def _serialized(session: Session) -> bool:
+    """Whether the session's transactions run one at a time (SQLite: ``store``)."""
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def _check_token_free(session: Session, requester_id: int, token: str) -> None:

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from mturk.service import schema
+from mturk.service.group_commit import GroupCommit
 from mturk.sqlite import apply_sqlite_pragmas
 
 ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -511,9 +512,17 @@ class Store:
         # Service settings that operations read from their session's ``info`` (task content).
         self.settings: dict[str, Any] = {}
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.settings)
+        # On SQLite, this process's transactions commit in groups, one fsync for several
+        # (``group_commit``); PostgreSQL runs them side by side and groups commits itself.
+        self._groups = GroupCommit(self.engine) if self.engine.dialect.name == "sqlite" else None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        """One transaction, committed (durably) when this returns; rolled back if it raises."""
+        if self._groups is not None:
+            with self._groups.transaction(self.settings) as session:
+                yield session
+            return
         with self._sessions() as session, session.begin():
             yield session
 

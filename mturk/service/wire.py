@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from mturk.service import requesters, signatures
 from mturk.service.errors import TurkError
+from mturk.service.group_commit import CommitFailed
 from mturk.service.lifecycle import sweep_if_due
 from mturk.service.operations import OPERATIONS, SERVICE_URL, epoch_seconds
 from mturk.service.signatures import Authorization, ReceivedRequest, Refused
@@ -119,11 +120,21 @@ def requester_api() -> Response:
             sweep_if_due(store, session)
             result = OPERATIONS[operation](session, requester_id, params)
         return _reply(200, result)
+    except CommitFailed:
+        # Nothing of the call took effect (``group_commit``): a fault, which clients retry.
+        current_app.logger.exception("A requester call's transaction was not committed")
+        fault = TurkError(
+            "We encountered an internal error.", "AWS.ServiceFault", "ServiceFault", 500
+        )
+        return _reply(fault.status, _turk_body(fault))
     except TurkError as error:
-        body = {"__type": error.kind, "Message": error.message, "TurkErrorCode": error.code}
-        return _reply(error.status, body)
+        return _reply(error.status, _turk_body(error))
     except (AwsError, Refused) as error:
         return _reply(error.status, {"__type": error.aws_type, "message": error.message})
+
+
+def _turk_body(error: TurkError) -> dict[str, Any]:
+    return {"__type": error.kind, "Message": error.message, "TurkErrorCode": error.code}
 
 
 def _authorization() -> Authorization:
