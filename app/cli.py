@@ -131,6 +131,11 @@ def run_command(ctx: click.Context, host: str, port: int, workers: int | None) -
                 f"Poller: every {interval} s, in process {os.getpid()} "
                 "(HITBLOCKS_SCHEDULER=off leaves it to `hitblocks worker`)"
             )
+            if app.config["MTURK_NOTIFICATION_QUEUE_URL"]:
+                click.echo(
+                    "MTurk notifications: consuming "
+                    f"{app.config['MTURK_NOTIFICATION_QUEUE_URL']} in the same process"
+                )
         if issued is not None:
             click.echo(f"Created the first account {issued.account_name!r} with this API key:")
             click.echo(f"  {issued.key}")

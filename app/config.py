@@ -58,6 +58,11 @@ class DefaultConfig:
     # credentials from boto3's standard chain (AWS_ACCESS_KEY_ID..., ~/.aws, a role).
     NOTIFICATIONS_ENDPOINT_URL = ""
     NOTIFICATIONS_REGION = ""
+    # An SQS queue (its URL) MTurk's notifications of Hitblocks' HIT types are sent to, read
+    # by the scheduled-jobs process: work arrives as it is submitted. Its endpoint, region and
+    # credentials come from the standard AWS settings (AWS_ENDPOINT_URL_SQS or
+    # AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID...). Empty: the poller alone.
+    MTURK_NOTIFICATION_QUEUE_URL = ""
     # Tries per MTurk call, retries included (botocore's standard mode: throttling and 5xx).
     MTURK_MAX_ATTEMPTS = 5
     # MTurk calls in flight at once when a whole hitblock is published.
@@ -70,8 +75,10 @@ class DefaultConfig:
 
     # The poller: how often it runs, whether `hitblocks run` runs it ("off" to leave it to
     # `hitblocks worker`), and how many multi-worker HITs and due auto-approvals it checks
-    # per cycle.
-    POLL_INTERVAL_SECONDS = 30
+    # per cycle. Unset, the interval follows the setup (``poll_interval`` below): 300 s with a
+    # notification queue (the cycle is then a safety net), 5 s with the bundled service (an
+    # idle cycle costs one local call per HIT type with open work), 30 s otherwise.
+    POLL_INTERVAL_SECONDS: int | None = None
     SCHEDULER = "on"
     POLL_PARTIAL_BUDGET = 20
     POLL_DUE_BUDGET = 100
@@ -114,8 +121,26 @@ def configure(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
         local_url = "sqlite:///" + os.path.join(app.instance_path, "mturk-local.sqlite3")
     app.config["MTURK_LOCAL_DATABASE_URL"] = normalize_database_url(local_url)
+    if app.config["POLL_INTERVAL_SECONDS"] is None:
+        app.config["POLL_INTERVAL_SECONDS"] = poll_interval(app.config)
     if app.config["AUTO_MIGRATE"] is None:
         app.config["AUTO_MIGRATE"] = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+
+
+NOTIFIED_POLL_INTERVAL = 300
+LOCAL_POLL_INTERVAL = 5
+POLL_INTERVAL = 30
+
+
+def poll_interval(config: Any) -> int:
+    """The default poll interval: with notifications the cycle only catches what a lost
+    message missed; with the bundled service a call is local, so a short one makes the quick
+    start feel live; against a remote MTurk, 30 s."""
+    if config["MTURK_NOTIFICATION_QUEUE_URL"]:
+        return NOTIFIED_POLL_INTERVAL
+    if config["MTURK_ENDPOINT"] == "local":
+        return LOCAL_POLL_INTERVAL
+    return POLL_INTERVAL
 
 
 def normalize_database_url(url: str) -> str:

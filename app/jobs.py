@@ -19,6 +19,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -31,8 +32,16 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.gateway import mturk_gateway
 from app.models import JobLease, utcnow
+from app.notification_queue import QueueUnavailable, SqsQueue, sqs_client
 from app.services import DbSession, transaction
-from app.services.deliveries import DeliveryReport, deliver_due
+from app.services.deliveries import DeliveryReport, Doorbell, deliver_due, deliveries_due
+from app.services.notifications import (
+    ConsumeReport,
+    MessageQueue,
+    consume_once,
+    forget_seen,
+    subscribe_open_hit_types,
+)
 from app.services.polling import CycleReport, poll_once
 from app.services.workers import send_pending
 
@@ -41,6 +50,18 @@ HOLDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 POLLER = "poller"
 SENDER = "webhooks"
 SENDER_TTL = timedelta(minutes=2)
+# How often the webhook sender looks for deliveries made by other processes (API workers):
+# one indexed query that finds nothing when idle. This process's own commits wake it at once.
+SENDER_CHECK_SECONDS = 0.2
+# One sender at a time in this process: the scheduled run and the woken sender share the
+# process's lease (a lease already ours is taken again), so it cannot tell them apart.
+_sending = threading.Lock()
+CONSUMER = "notifications"
+# The consumer's lease: renewed every 10 s while it runs; a consumer that died is replaced
+# within 30 s (its messages wait in the queue meanwhile, nothing is lost).
+CONSUMER_TTL = timedelta(seconds=30)
+QUEUE_RETRY_SECONDS = 5.0  # after the queue could not be read
+FORGET_EVERY = timedelta(hours=1)  # clean-up of old EventDocIds
 
 
 def acquire_lease(
@@ -142,16 +163,16 @@ class LeaseKeeper:
 
 
 @contextmanager
-def holding_lease(name: str, ttl: timedelta, holder: str = HOLDER) -> Iterator[bool]:
-    """Inside an app context: True and the lease held (and renewed) for the block, or False
-    when another holder has it."""
+def holding_lease(name: str, ttl: timedelta, holder: str = HOLDER) -> Iterator[LeaseKeeper | None]:
+    """Inside an app context: the lease held (and renewed) for the block, its keeper given
+    (``keeper.lost`` says whether it is still ours), or None when another holder has it."""
     if not acquire_lease(db.session, name, ttl, holder):
-        yield False
+        yield None
         return
     keeper = LeaseKeeper(db.engine, name, ttl, holder)
     keeper.start()
     try:
-        yield True
+        yield keeper
     finally:
         db.session.rollback()  # whatever a failed job left open must not block the release
         keeper.stop()
@@ -169,11 +190,14 @@ def run_poll_cycle(
     with app.app_context(), holding_lease(POLLER, lease_ttl or poll_lease_ttl(app), holder) as held:
         if not held:
             return None
+        keeper = held
         report = poll_once(
             db.session,
             mturk_gateway(),
             partial_budget=int(app.config["POLL_PARTIAL_BUDGET"]),
             due_budget=int(app.config["POLL_DUE_BUDGET"]),
+            concurrency=int(app.config["MTURK_CONCURRENCY"]),
+            keep_going=lambda: not keeper.lost,  # a cycle that lost its lease stops
         )
         # Worker blocks and gold exclusions decided (and committed) but not yet confirmed by
         # MTurk, the ones this cycle's new answers just decided included.
@@ -184,21 +208,191 @@ def run_poll_cycle(
 
 
 def run_deliveries(
-    app: Flask, holder: str = HOLDER, *, lease_ttl: timedelta = SENDER_TTL
+    app: Flask, holder: str = HOLDER, *, lease_ttl: timedelta = SENDER_TTL, wait: bool = False
 ) -> DeliveryReport | None:
-    """Send the webhooks and callbacks that are due, if no other process is sending them."""
-    with app.app_context(), holding_lease(SENDER, lease_ttl, holder) as held:
-        if not held:
+    """Send the webhooks and callbacks that are due, if no other process is sending them
+    (None when one is). Within this process, a run waits for the one under way (``wait``,
+    the woken sender) or leaves the work to it (the scheduled run)."""
+    if not _sending.acquire(blocking=wait):
+        return None
+    try:
+        with app.app_context(), holding_lease(SENDER, lease_ttl, holder) as held:
+            if not held:
+                return None
+            return deliver_due(
+                db.session,
+                allow_private=bool(app.config["CALLBACKS_ALLOW_PRIVATE"]),
+                concurrency=int(app.config["MTURK_CONCURRENCY"]),
+            )
+    finally:
+        _sending.release()
+
+
+class WebhookSender:
+    """Sends webhooks right after the commit that made them, in the scheduled-jobs process:
+    woken by this process's commits (the poller's, the consumer's), and every
+    ``check_seconds`` looking for what other processes made. The scheduled run stays beside
+    it, for the retries and as a safety net."""
+
+    def __init__(
+        self, app: Flask, holder: str = HOLDER, check_seconds: float = SENDER_CHECK_SECONDS
+    ) -> None:
+        self.app = app
+        self.holder = holder
+        self.check_seconds = check_seconds
+        self.doorbell = Doorbell()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
+
+    def start(self) -> None:
+        self.doorbell.install()
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop after the sending under way (a receiver may take its timeout, 5 s):
+        ``timeout`` bounds the wait for that here."""
+        self._stop.set()
+        self.doorbell.ring()
+        self.doorbell.uninstall()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.doorbell.wait(self.check_seconds)
+            if self._stop.is_set():
+                return
+            try:
+                with self.app.app_context():
+                    due = deliveries_due(db.session)
+                    db.session.rollback()  # end the read
+                report = run_deliveries(self.app, self.holder, wait=True) if due else None
+            except Exception:  # the database hiccupped: the scheduled run tries too
+                log.warning("the webhook sender failed", exc_info=True)
+                self._stop.wait(int(self.app.config["WEBHOOK_INTERVAL_SECONDS"]))
+                continue
+            if report is not None and report.sent:
+                self.doorbell.ring()  # a full batch may have left more: look again at once
+
+
+def run_notifications(
+    app: Flask,
+    queue: MessageQueue,
+    holder: str = HOLDER,
+    *,
+    stop: threading.Event,
+    lease_ttl: timedelta = CONSUMER_TTL,
+    batches: int | None = None,
+) -> ConsumeReport | None:
+    """Consume the notification queue, one long poll after another, for as long as this
+    process holds the ``notifications`` lease (one consumer at a time across processes and
+    hosts) and until ``stop`` is set (or ``batches`` long polls, for tests); None when
+    another holder has the lease. On taking it, the HIT types with open work are subscribed
+    (those made before the queue was configured), one call each."""
+    with app.app_context():
+        if not acquire_lease(db.session, CONSUMER, lease_ttl, holder):
             return None
-        return deliver_due(
-            db.session,
-            allow_private=bool(app.config["CALLBACKS_ALLOW_PRIVATE"]),
-            concurrency=int(app.config["MTURK_CONCURRENCY"]),
-        )
+        keeper = LeaseKeeper(db.engine, CONSUMER, lease_ttl, holder)
+        keeper.start()
+        total = ConsumeReport()
+        try:
+            try:
+                subscribe_open_hit_types(
+                    db.session, mturk_gateway(), str(app.config["MTURK_NOTIFICATION_QUEUE_URL"])
+                )
+            except Exception:  # the poll cycle still collects them
+                db.session.rollback()
+                log.warning("could not subscribe the open HIT types", exc_info=True)
+            forget_at = utcnow()
+            polls = 0
+            while not stop.is_set() and not keeper.lost and (batches is None or polls < batches):
+                polls += 1
+                try:
+                    report = consume_once(db.session, mturk_gateway(), queue)
+                except QueueUnavailable as error:
+                    log.warning("notification queue: %s; trying again shortly", error)
+                    stop.wait(QUEUE_RETRY_SECONDS)
+                    continue
+                except Exception:
+                    db.session.rollback()
+                    log.exception("notification batch failed; its messages come back")
+                    stop.wait(QUEUE_RETRY_SECONDS)
+                    continue
+                for name, value in asdict(report).items():
+                    setattr(total, name, getattr(total, name) + value)
+                if report.errors or report.malformed or report.given_up:
+                    log.info("notifications: %s", asdict(report))
+                if utcnow() >= forget_at:
+                    forget_seen(db.session)
+                    forget_at = utcnow() + FORGET_EVERY
+        finally:
+            db.session.rollback()
+            keeper.stop()
+            release_lease(db.session, CONSUMER, holder)
+    return total
+
+
+class NotificationConsumer:
+    """The consumer's thread in the scheduled-jobs process: consumes while it holds the
+    lease, and otherwise tries to take it every ``lease_ttl / 3``, until stopped."""
+
+    def __init__(
+        self,
+        app: Flask,
+        queue: MessageQueue,
+        holder: str = HOLDER,
+        lease_ttl: timedelta = CONSUMER_TTL,
+    ) -> None:
+        self.app = app
+        self.queue = queue
+        self.holder = holder
+        self.lease_ttl = lease_ttl
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="notifications", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop after the long poll under way (at most its wait, 20 s): ``timeout`` bounds
+        the wait for that here."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                held = run_notifications(
+                    self.app, self.queue, self.holder, stop=self._stop, lease_ttl=self.lease_ttl
+                )
+            except Exception:  # the database hiccupped: try again at the next tick
+                log.warning("the notification consumer failed", exc_info=True)
+                held = None
+            if held is None:
+                self._stop.wait(self.lease_ttl.total_seconds() / 3)
+
+
+def notification_consumer(app: Flask) -> NotificationConsumer | None:
+    """The consumer of the configured queue (None without one), on an SQS client from the
+    standard AWS settings."""
+    url = str(app.config["MTURK_NOTIFICATION_QUEUE_URL"] or "")
+    if not url:
+        return None
+    return NotificationConsumer(app, SqsQueue(sqs_client(url), url))
 
 
 def schedule(app: Flask, scheduler: BaseScheduler) -> BaseScheduler:
-    """Both jobs on one scheduler; each run is skipped while the previous one still runs."""
+    """Both jobs on one scheduler; each run is skipped while the previous one still runs.
+    With a notification queue, its consumer runs beside them, from the scheduler's start
+    to its shutdown; so does the webhook sender, which sends what commits make at once."""
+    sender = WebhookSender(app)
+    scheduler.add_listener(lambda _: sender.start(), EVENT_SCHEDULER_STARTED)
+    scheduler.add_listener(lambda _: sender.stop(timeout=1.0), EVENT_SCHEDULER_SHUTDOWN)
+    consumer = notification_consumer(app)
+    if consumer is not None:
+        scheduler.add_listener(lambda _: consumer.start(), EVENT_SCHEDULER_STARTED)
+        scheduler.add_listener(lambda _: consumer.stop(timeout=1.0), EVENT_SCHEDULER_SHUTDOWN)
     for job, interval_setting, job_id in (
         (run_poll_cycle, "POLL_INTERVAL_SECONDS", POLLER),
         (run_deliveries, "WEBHOOK_INTERVAL_SECONDS", SENDER),

@@ -19,13 +19,12 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
-    func,
-    select,
 )
+from sqlalchemy import column as sa_column
 from sqlalchemy import false as sa_false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain import BlockStatus, ExclusionStatus
 from app.extensions import Base, db
@@ -163,6 +162,18 @@ class Hitblock(Model):
     # The qualification type that marks workers excluded from this hitblock (made at first
     # publish when a gold_policy is set; the HIT type requires that workers lack it).
     exclusion_qualification_type_id: Mapped[str | None] = mapped_column(String(64))
+    # Items not deleted, and items completed: kept by the statement that changes an item's
+    # status, in its transaction (``app.services.hitblocks.count_items``), so that reading a
+    # hitblock costs the same at 10 items or 300k.
+    num_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    num_items_completed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+# Partial index predicates, written as the poll cycle's queries write them (SQLite uses a
+# partial index only when the query repeats its terms).
+OPEN_HIT = (sa_column("hit_done") == sa_false()) & sa_column("hit_id").is_not(None)
+PUBLISHED = sa_column("status") == "published"
+SUBMITTED = sa_column("status") == "submitted"
 
 
 class Item(Model):
@@ -170,6 +181,22 @@ class Item(Model):
     __table_args__ = (
         Index("ix_items_hitblock_id_id", "hitblock_id", "id"),
         Index("ix_items_hitblock_id_status", "hitblock_id", "status"),
+        # The poll cycle's HIT types and rotation read open work only (partial indexes, so
+        # that their cost follows open HITs, not the items completed before).
+        Index(
+            "ix_items_open_hits",
+            "hitblock_id",
+            "status",
+            sqlite_where=OPEN_HIT,
+            postgresql_where=OPEN_HIT,
+        ),
+        Index(
+            "ix_items_published_last_polled",
+            "last_polled",
+            "id",
+            sqlite_where=PUBLISHED,
+            postgresql_where=PUBLISHED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -206,7 +233,16 @@ class Response(Model):
 
     __tablename__ = "responses"
     # A worker's record (review panel, exports, blocks) is looked up by worker id.
-    __table_args__ = (Index("ix_responses_worker_id", "worker_id"),)
+    # Responses awaiting auto-approval, by due time, for the poll cycle (partial: only those).
+    __table_args__ = (
+        Index("ix_responses_worker_id", "worker_id"),
+        Index(
+            "ix_responses_submitted_due",
+            "auto_approval_due",
+            sqlite_where=SUBMITTED,
+            postgresql_where=SUBMITTED,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
@@ -377,19 +413,12 @@ class JobLease(Model):
     expires: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-# Item counts are derived, never stored, so they cannot drift; deferred so that loading a
-# hitblock only to check ownership does not count its items.
-Hitblock.num_items = column_property(  # type: ignore[attr-defined]
-    select(func.count(Item.id))
-    .where(Item.hitblock_id == Hitblock.id, Item.status != "deleted")
-    .correlate_except(Item)
-    .scalar_subquery(),
-    deferred=True,
-)
-Hitblock.num_items_completed = column_property(  # type: ignore[attr-defined]
-    select(func.count(Item.id))
-    .where(Item.hitblock_id == Hitblock.id, Item.status == "completed")
-    .correlate_except(Item)
-    .scalar_subquery(),
-    deferred=True,
-)
+class NotificationMessage(Model):
+    """An MTurk notification whose work is stored, by its EventDocId: a message the queue
+    delivers again (SQS and MTurk are at-least-once) is deleted without redoing the work.
+    Kept for the queue's longest retention (14 days), then deleted."""
+
+    __tablename__ = "notification_messages"
+
+    event_doc_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

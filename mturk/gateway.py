@@ -20,6 +20,8 @@ HIT_ALREADY_EXISTS = "AWS.MechanicalTurk.HitAlreadyExists"
 INVALID_HIT_STATE = "AWS.MechanicalTurk.InvalidHITState"
 INVALID_ASSIGNMENT_STATE = "AWS.MechanicalTurk.InvalidAssignmentState"
 DUPLICATE_REQUEST = "AWS.MechanicalTurk.DuplicateRequest"
+# The Notification API version the 2017-01-17 API takes in UpdateNotificationSettings.
+NOTIFICATION_VERSION = "2006-05-05"
 PAGE_SIZE = 100  # MaxResults of every List call (MTurk's maximum)
 _HIT_ID_IN_MESSAGE = re.compile(r"\b[A-Z0-9]{20,64}\b")
 
@@ -276,6 +278,22 @@ class MTurkGateway:
         except MTurkRejected as error:
             if error.code != INVALID_HIT_STATE:  # already Reviewing, or disposed
                 raise
+
+    def update_notification_settings(
+        self, hit_type_id: str, destination: str, events: list[str]
+    ) -> None:
+        """Have MTurk send these events of the HIT type's HITs to an SQS queue (its URL), at
+        least once each; a repeat replaces the specification."""
+        notification = {
+            "Destination": destination,
+            "Transport": "SQS",
+            "Version": NOTIFICATION_VERSION,
+            "EventTypes": list(events),
+        }
+        with self._translate():
+            self.client.update_notification_settings(
+                HITTypeId=hit_type_id, Notification=notification, Active=True
+            )
 
     def expire_hit(self, hit_id: str) -> None:
         with self._translate():

@@ -29,6 +29,7 @@ TABLES = {
     "webhook_endpoints",
     "deliveries",
     "delivery_attempts",
+    "notification_messages",  # EventDocIds of MTurk notifications handled (0015)
     "alembic_version",
 }
 

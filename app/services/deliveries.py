@@ -1,22 +1,27 @@
 """Webhook endpoints, and delivering events to them and to hitblocks' callback URLs.
 
-Deliveries are made in the transaction that writes the event, and sent by a scheduled job,
-never from a request: at least once, ``webhook-id`` stable across retries so receivers can
-deduplicate. Only 2xx is success. Retries back off over about three days (immediately, 5 s,
-5 min, 30 min, 2 h, 5 h, then every 10 h), with jitter, and never sooner than a
-``Retry-After``; a 410 disables the endpoint. Every attempt is recorded.
+Deliveries are made in the transaction that writes the event, and sent by the scheduled-jobs
+process, never from a request: right after the commit that made them (the commit rings a
+``Doorbell`` in that process; what other processes made is found by a check every fraction
+of a second, ``deliveries_due``), and by a scheduled run as well. At least once,
+``webhook-id`` stable across retries so receivers can deduplicate. Only 2xx is success.
+Retries back off over about three days (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, then
+every 10 h), with jitter, and never sooner than a ``Retry-After``; a 410 disables the
+endpoint. Every attempt is recorded.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
 
 from app.domain import Deleted, InvalidInput, NotFound
 from app.models import Delivery, DeliveryAttempt, Event, Hitblock, WebhookEndpoint, utcnow
@@ -154,6 +159,8 @@ def fan_out(
                 hitblock.callback_secret = new_secret()
             destinations.append((None, hitblock.callback_url, hitblock.callback_secret))
     now = utcnow()
+    if destinations:
+        session.info[MADE] = True
     session.add_all(
         Delivery(
             account_id=account_id,
@@ -168,7 +175,72 @@ def fan_out(
     )
 
 
-# ---- sending (the scheduled job) -------------------------------------------------------------
+# ---- waking the sender -----------------------------------------------------------------------
+
+
+# In a session's ``info``: its transaction made deliveries, so its commit rings the doorbells.
+MADE = "hitblocks.deliveries_made"
+_doorbells: set[Doorbell] = set()
+_doorbells_lock = threading.Lock()
+
+
+class Doorbell:
+    """Rung right after a commit that made deliveries in this process (an ``after_commit``
+    listener), so that the sender sends them at once rather than at its next check or run.
+
+    Deliveries made in another process (an API worker) ring nothing here; the sender finds
+    those with ``deliveries_due``. A rollback forgets what the transaction made."""
+
+    def __init__(self) -> None:
+        self._rung = threading.Event()
+
+    def install(self) -> None:
+        with _doorbells_lock:
+            _doorbells.add(self)
+            if not event.contains(Session, "after_commit", _ring_after_commit):
+                event.listen(Session, "after_commit", _ring_after_commit)
+                event.listen(Session, "after_rollback", _forget_after_rollback)
+
+    def uninstall(self) -> None:
+        with _doorbells_lock:
+            _doorbells.discard(self)
+            if not _doorbells and event.contains(Session, "after_commit", _ring_after_commit):
+                event.remove(Session, "after_commit", _ring_after_commit)
+                event.remove(Session, "after_rollback", _forget_after_rollback)
+
+    def ring(self) -> None:
+        self._rung.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until rung or ``timeout`` seconds passed; True when rung (and unrung again:
+        what a later commit rings is not lost, the caller looks after this returns)."""
+        rung = self._rung.wait(timeout)
+        self._rung.clear()
+        return rung
+
+
+def _ring_after_commit(session: Session) -> None:
+    if session.info.pop(MADE, False):
+        for doorbell in list(_doorbells):
+            doorbell.ring()
+
+
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(MADE, None)
+
+
+def deliveries_due(session: DbSession, now: datetime | None = None) -> bool:
+    """Whether a delivery waits to be sent: one probe of the (status, next_attempt) index,
+    which finds nothing when idle however many deliveries were sent before."""
+    found = session.scalar(
+        select(Delivery.id)
+        .where(Delivery.status == "pending", Delivery.next_attempt <= (now or utcnow()))
+        .limit(1)
+    )
+    return found is not None
+
+
+# ---- sending (the sender in the scheduled-jobs process) ---------------------------------------
 
 
 @dataclass(frozen=True)
@@ -286,4 +358,5 @@ def retry_delivery(session: DbSession, account_id: int, delivery_id: int) -> Del
     with transaction(session):
         delivery = find_delivery(session, account_id, delivery_id)
         delivery.status, delivery.next_attempt = "pending", utcnow()
+        session.info[MADE] = True
     return find_delivery(session, account_id, delivery_id)

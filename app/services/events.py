@@ -18,7 +18,6 @@ from app.pagination import Page, paginate
 from app.schemas import HitblockSchema, ItemSchema, ResponseSchema
 from app.services import DbSession
 from app.services.deliveries import Destination, fan_out
-from app.services.hitblocks import with_counts
 
 
 def emit(
@@ -73,10 +72,7 @@ def response_snapshot(session: DbSession, response_id: int) -> dict[str, Any]:
 
 def hitblock_snapshot(session: DbSession, hitblock_id: int) -> dict[str, Any]:
     hitblock = session.scalars(
-        select(Hitblock)
-        .where(Hitblock.id == hitblock_id)
-        .options(*with_counts())
-        .execution_options(populate_existing=True)
+        select(Hitblock).where(Hitblock.id == hitblock_id).execution_options(populate_existing=True)
     ).one()
     return HitblockSchema().dump(hitblock)  # type: ignore[no-any-return]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import undefer
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
 
 from app.domain import InvalidInput, InvalidState, NotFound
 from app.models import Hitblock, Item
@@ -37,17 +37,55 @@ HIT_FIELDS = {
 }
 
 
-def with_counts() -> Any:
-    return (undefer(Hitblock.num_items), undefer(Hitblock.num_items_completed))  # type: ignore[attr-defined]
+# In a session's ``info``: how its transaction moves hitblocks' item counters, not written
+# yet: hitblock id -> (items, completed).
+ITEM_COUNTS = "hitblocks.item_counts"
 
 
-def find_hitblock(
-    session: DbSession, account_id: int, hitblock_id: int, *, counts: bool = False
-) -> Hitblock:
+def count_items(
+    session: DbSession, hitblock_id: int, *, items: int = 0, completed: int = 0
+) -> None:
+    """Note how a change of the hitblock's items moves its counters, for the caller's
+    transaction. Call it only for a change that happened (an INSERT, or a conditional UPDATE
+    whose rowcount says so), so nothing is counted twice.
+
+    The counters are written when the transaction commits (``write_item_counts``), hitblocks
+    in id order: a transaction locks its hitblock rows last, so one that settles several
+    items (a poll batch) never holds a hitblock while it waits for an item another holds."""
+    counts = session.info.setdefault(ITEM_COUNTS, {})
+    old_items, old_completed = counts.get(hitblock_id, (0, 0))
+    counts[hitblock_id] = (old_items + items, old_completed + completed)
+
+
+def write_item_counts(session: DbSession) -> None:
+    """Write the counter changes noted in this transaction (before a commit, or before a
+    read in the transaction that must see them)."""
+    counts = session.info.pop(ITEM_COUNTS, None) or {}
+    for hitblock_id, (items, completed) in sorted(counts.items()):
+        if items or completed:
+            session.execute(
+                update(Hitblock)
+                .where(Hitblock.id == hitblock_id)
+                .values(
+                    num_items=Hitblock.num_items + items,
+                    num_items_completed=Hitblock.num_items_completed + completed,
+                )
+            )
+
+
+@event.listens_for(Session, "before_commit")
+def _write_counts_before_commit(session: Session) -> None:
+    write_item_counts(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_counts_after_rollback(session: Session) -> None:
+    session.info.pop(ITEM_COUNTS, None)
+
+
+def find_hitblock(session: DbSession, account_id: int, hitblock_id: int) -> Hitblock:
     """The account's hitblock, or the same 404 whether it is missing or someone else's."""
     stmt = select(Hitblock).where(Hitblock.id == hitblock_id, Hitblock.account_id == account_id)
-    if counts:
-        stmt = stmt.options(*with_counts())
     hitblock = session.scalar(stmt)
     if hitblock is None:
         raise NotFound("hitblock", hitblock_id)
@@ -62,15 +100,15 @@ def create_hitblock(session: DbSession, account_id: int, fields: dict[str, Any])
         session.add(hitblock)
         session.flush()
         hitblock_id = hitblock.id
-    return find_hitblock(session, account_id, hitblock_id, counts=True)
+    return find_hitblock(session, account_id, hitblock_id)
 
 
 def get_hitblock(session: DbSession, account_id: int, hitblock_id: int) -> Hitblock:
-    return find_hitblock(session, account_id, hitblock_id, counts=True)
+    return find_hitblock(session, account_id, hitblock_id)
 
 
 def list_hitblocks(session: DbSession, account_id: int, args: dict[str, Any]) -> Page[Hitblock]:
-    stmt = select(Hitblock).where(Hitblock.account_id == account_id).options(*with_counts())
+    stmt = select(Hitblock).where(Hitblock.account_id == account_id)
     return paginate(session, stmt, Hitblock.id, args)
 
 
@@ -105,7 +143,7 @@ def update_hitblock(
         if changes.get("gold_policy"):
             session.flush()
             gold.apply_policy(session, hitblock)  # new numbers apply to answers already in
-    return find_hitblock(session, account_id, hitblock_id, counts=True)
+    return find_hitblock(session, account_id, hitblock_id)
 
 
 def _check_gold_policy_change(hitblock: Hitblock, policy: dict[str, Any] | None) -> None:

@@ -16,7 +16,7 @@ from app.models import Hitblock, Item, utcnow
 from app.pagination import Page, paginate
 from app.schemas import gather_item_fields
 from app.services import DbSession, gold, transaction
-from app.services.hitblocks import find_hitblock
+from app.services.hitblocks import count_items, find_hitblock
 from app.templates import HITBLOCK_TYPES, required_fields
 
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -177,6 +177,7 @@ def create_item(
         session.add(item)
         session.flush()
         item_id = item.id
+        count_items(session, hitblock.id, items=1)
     return find_item(session, account_id, item_id)
 
 
@@ -231,6 +232,7 @@ def create_items_batch(
         # Core, not the ORM's bulk path: the same INSERT ... RETURNING at a third of the cost.
         stmt = insert(Item).returning(Item.id, sort_by_parameter_order=True)
         ids = list(session.connection().scalars(stmt, values))
+        count_items(session, hitblock.id, items=len(ids))
     return ids
 
 

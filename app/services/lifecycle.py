@@ -98,7 +98,7 @@ def pause_hitblock(
         _transition(session, hitblock, {"in_progress"}, "paused", paused_at=utcnow())
         hit_ids = _open_hits(session, hitblock_id)
     _on_each([partial(gateway.expire_hit, h) for h in hit_ids], concurrency)
-    return find_hitblock(session, account_id, hitblock_id, counts=True)
+    return find_hitblock(session, account_id, hitblock_id)
 
 
 def resume_hitblock(
@@ -132,7 +132,7 @@ def resume_hitblock(
             for item_id, (_, expires) in plan.items():
                 session.execute(update(Item).where(Item.id == item_id).values(expires=expires))
             _complete_if_settled(session, hitblock)
-    return find_hitblock(session, account_id, hitblock_id, counts=True)
+    return find_hitblock(session, account_id, hitblock_id)
 
 
 def _complete_if_settled(session: DbSession, hitblock: Hitblock) -> None:
@@ -161,4 +161,4 @@ def cancel_hitblock(
         _transition(session, hitblock, CANCELABLE - {"canceled"}, "canceled", paused_at=None)
         hit_ids = _open_hits(session, hitblock_id)
     _on_each([partial(gateway.expire_hit, h) for h in hit_ids], concurrency)
-    return find_hitblock(session, account_id, hitblock_id, counts=True)
+    return find_hitblock(session, account_id, hitblock_id)

@@ -26,7 +26,7 @@ from app.domain import (
     PublishFailure,
 )
 from app.models import Hitblock, Item, utcnow
-from app.services import DbSession, events, gold, transaction
+from app.services import DbSession, events, gold, notifications, transaction
 from app.services.deliveries import Destination, subscribed_endpoints
 from app.services.hitblocks import check_template, find_hitblock
 from app.services.items import find_item
@@ -114,10 +114,14 @@ def _exclusion_requirement(gateway: MTurkGateway, hitblock: Hitblock) -> list[di
     ]
 
 
-def _ensure_hit_type(session: DbSession, gateway: MTurkGateway, hitblock: Hitblock) -> str:
-    """One HIT type per hitblock, created on first publish (MTurk's create is idempotent)."""
+def _ensure_hit_type(
+    session: DbSession, gateway: MTurkGateway, hitblock: Hitblock, notify: str | None = None
+) -> str:
+    """One HIT type per hitblock, created on first publish (MTurk's create is idempotent).
+    ``notify``: the notification queue its events go to (subscribed with the create, before
+    any HIT of it exists; a failure leaves no type recorded, and the retry subscribes)."""
     if hitblock.hit_type_id is None:
-        hitblock.hit_type_id = gateway.create_hit_type(
+        hit_type_id = gateway.create_hit_type(
             HitTypeSpec(
                 title=hitblock.title,
                 description=hitblock.description or hitblock.title,
@@ -131,6 +135,9 @@ def _ensure_hit_type(session: DbSession, gateway: MTurkGateway, hitblock: Hitblo
                 ],
             )
         )
+        if notify:
+            notifications.subscribe(gateway, hit_type_id, notify)
+        hitblock.hit_type_id = hit_type_id
     return hitblock.hit_type_id
 
 
@@ -289,9 +296,15 @@ class _Recorder:
 
 
 def post_item(
-    session: DbSession, gateway: MTurkGateway, account_id: int, item_id: int
+    session: DbSession,
+    gateway: MTurkGateway,
+    account_id: int,
+    item_id: int,
+    *,
+    notify: str | None = None,
 ) -> PublishedHit:
-    """Publish one item; posting an item already published answers its HIT again."""
+    """Publish one item; posting an item already published answers its HIT again.
+    ``notify``: the notification queue a new HIT type is subscribed to."""
     item = find_item(session, account_id, item_id)
     if item.hit_id is None:
         hitblock = item.hitblock
@@ -299,7 +312,7 @@ def post_item(
         question = question_for(hitblock, item)
         with transaction(session):
             _check_funds(gateway, hitblock, 1)
-            _ensure_hit_type(session, gateway, hitblock)
+            _ensure_hit_type(session, gateway, hitblock, notify)
             tokens = _assign_tokens(session, [item_id])
             request = HitRequest.of(hitblock, item_id, tokens[item_id][0], question)
         recovered = _recover_old_attempts(gateway, tokens)
@@ -315,6 +328,8 @@ def post_hitblock(
     account_id: int,
     hitblock_id: int,
     concurrency: int,
+    *,
+    notify: str | None = None,
 ) -> HitblockPublication:
     """Publish every pending item of a hitblock: one balance check, one HIT type, then one
     CreateHITWithHITType per item, at most ``concurrency`` in flight.
@@ -338,7 +353,7 @@ def post_hitblock(
     if pending:
         with transaction(session):
             _check_funds(gateway, hitblock, len(pending))
-            _ensure_hit_type(session, gateway, hitblock)
+            _ensure_hit_type(session, gateway, hitblock, notify)
             tokens = _assign_tokens(session, list(questions))
             requests = [
                 HitRequest.of(hitblock, item_id, tokens[item_id][0], question)
@@ -379,5 +394,5 @@ def post_hitblock(
     if requests and not published:
         raise NothingPublished(failed)
     return HitblockPublication(
-        find_hitblock(session, account_id, hitblock_id, counts=True), sorted(published), failed
+        find_hitblock(session, account_id, hitblock_id), sorted(published), failed
     )

@@ -3,8 +3,12 @@ deleted on MTurk when MTurk allows it."""
 
 from __future__ import annotations
 
-from app.domain import Deleted
+from sqlalchemy import func, select, update
+
+from app.domain import Deleted, NotFound
+from app.models import Item
 from app.services import DbSession, transaction
+from app.services.hitblocks import count_items
 from app.services.items import find_item
 from app.services.polling import collect, mark_done
 from app.services.publishing import annotation
@@ -34,10 +38,33 @@ def delete_item(
         collect(session, gateway, item_id, hit_id, None)
         disposed = gateway.delete_hit(hit_id)
     with transaction(session):
-        item = find_item(session, account_id, item_id, with_responses=False)
-        item.status = "deleted"
-        if item.hit_id is None:
-            item.hit_id = hit_id  # the poller collects what still reaches an undisposed HIT
+        find_item(session, account_id, item_id, with_responses=False)  # still theirs, still there
+        _mark_deleted(session, item_id, hit_id)
     if disposed:
         mark_done(session, item_id)
     return Deleted(item_id)
+
+
+def _mark_deleted(session: DbSession, item_id: int, hit_id: str | None) -> None:
+    """Set the item deleted (keeping the HIT found for it: the poller collects what still
+    reaches an undisposed HIT) and take it out of its hitblock's counters, once.
+
+    The UPDATE is conditional on the status just read, so a concurrent delete or settle
+    (published to completed) is seen and read again, never miscounted. It ends: an item's
+    status only moves forward, to deleted at the latest."""
+    while True:
+        status, hitblock_id = session.execute(
+            select(Item.status, Item.hitblock_id).where(Item.id == item_id)
+        ).one()
+        if status == "deleted":
+            raise NotFound("item", item_id)  # a concurrent delete came first
+        changed = session.execute(
+            update(Item)
+            .where(Item.id == item_id, Item.status == status)
+            .values(status="deleted", hit_id=func.coalesce(Item.hit_id, hit_id)),
+            execution_options={"synchronize_session": False},
+        ).rowcount  # type: ignore[attr-defined]
+        if changed:
+            completed = -1 if status == "completed" else 0
+            count_items(session, hitblock_id, items=-1, completed=completed)
+            return

@@ -26,7 +26,7 @@ from app.domain import Conflict, DomainError, InvalidInput, NotFound
 from app.models import Bonus, Hitblock, Item, Response, utcnow
 from app.pagination import Page, paginate
 from app.services import DbSession, events, gold, transaction
-from app.services.hitblocks import find_hitblock
+from app.services.hitblocks import count_items, find_hitblock, write_item_counts
 from app.services.items import find_item
 from app.templates import HITBLOCK_TYPES, item_multi_valued_fields
 from mturk.answers import parse_answer, storable
@@ -161,6 +161,8 @@ def settle_item(session: DbSession, item: Item, hitblock: Hitblock, hit_expired:
         ).rowcount  # type: ignore[attr-defined]
         if not changed:
             return status  # another poller settled it first (and wrote its events)
+        if status == "completed":
+            count_items(session, hitblock.id, completed=1)
         [snapshot] = events.item_snapshots(session, [item.id])
         callback = hitblock.id if status == "completed" else None  # callback_url gets these
         events.emit(session, hitblock.account_id, f"item.{status}", snapshot, callback)
@@ -178,6 +180,7 @@ def settle_item(session: DbSession, item: Item, hitblock: Hitblock, hit_expired:
                 .values(status="completed")
             ).rowcount  # type: ignore[attr-defined]
             if completed:
+                write_item_counts(session)  # the event shows the counters with this item
                 snapshot = events.hitblock_snapshot(session, hitblock.id)
                 events.emit(session, hitblock.account_id, "hitblock.completed", snapshot)
     return status

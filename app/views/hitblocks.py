@@ -133,6 +133,7 @@ class HitblockPost(MethodView):
             account_id(),
             hitblock_id,
             current_app.config["MTURK_CONCURRENCY"],
+            notify=current_app.config["MTURK_NOTIFICATION_QUEUE_URL"] or None,
         )
 
 

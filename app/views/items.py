@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 
 from app.extensions import db
@@ -34,4 +35,10 @@ class ItemPost(MethodView):
     @blp.response(200, HITSchema)
     def post(self, item_id: int) -> Any:
         """Publish the item to MTurk as a HIT (posting it again answers the same HIT)."""
-        return publishing.post_item(db.session, mturk_gateway(), account_id(), item_id)
+        return publishing.post_item(
+            db.session,
+            mturk_gateway(),
+            account_id(),
+            item_id,
+            notify=current_app.config["MTURK_NOTIFICATION_QUEUE_URL"] or None,
+        )

@@ -15,6 +15,7 @@ from mturk.gateway import (
     HitTypeSpec,
     MTurkError,
     MTurkRejected,
+    MTurkUnavailable,
 )
 
 
@@ -37,6 +38,8 @@ class FakeGateway:
         self.blocked: dict[str, str] = {}
         self.fail_quality: MTurkError | None = None  # raised by the calls above when set
         self.hit_type_specs: list[HitTypeSpec] = []
+        # HIT type -> (destination, event types) of UpdateNotificationSettings.
+        self.notifications: dict[str, tuple[str, list[str]]] = {}
 
     def preview_url(self, hit_id: str, group_id: str) -> str:
         return f"https://worker.example/projects/{group_id}/tasks/{hit_id}"
@@ -103,6 +106,12 @@ class FakeGateway:
             raise self.fail_quality
         self.blocked.pop(worker_id, None)
 
+    def update_notification_settings(
+        self, hit_type_id: str, destination: str, events: list[str]
+    ) -> None:
+        self.calls.append("UpdateNotificationSettings")
+        self.notifications[hit_type_id] = (destination, list(events))
+
     def hits_by_annotation(self, annotations: set[str]) -> dict[str, str]:
         self.calls.append("ListHITs")
         return {
@@ -158,3 +167,32 @@ class ReviewGateway(FakeGateway):
             return False
         self.bonuses.append(fields)
         return True
+
+
+class WorkGateway(FakeGateway):
+    """Work MTurk holds: ``work`` maps a HIT id to its assignments, answered by
+    ListAssignmentsForHIT and GetAssignment (unknown ids refused as MTurk refuses them);
+    ``unavailable`` makes both raise MTurkUnavailable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.work: dict[str, list[AssignmentInfo]] = {}
+        self.unavailable = False
+
+    def assignments(self, hit_id: str, statuses: list[str]) -> list[AssignmentInfo]:
+        self.calls.append("ListAssignmentsForHIT")
+        if self.unavailable:
+            raise MTurkUnavailable("MTurk is down", "ServiceUnavailable")
+        return [a for a in self.work.get(hit_id, []) if a.status in statuses]
+
+    def get_assignment(self, assignment_id: str) -> AssignmentInfo:
+        self.calls.append("GetAssignment")
+        if self.unavailable:
+            raise MTurkUnavailable("MTurk is down", "ServiceUnavailable")
+        for assignments in self.work.values():
+            for assignment in assignments:
+                if assignment.assignment_id == assignment_id:
+                    return assignment
+        raise MTurkRejected(
+            f"Assignment {assignment_id} does not exist.", "AWS.ParameterOutOfRange"
+        )

@@ -254,3 +254,26 @@ def test_grant_block_and_unblock_in_pascal_case(stubbed):
     gateway.unblock_worker("W1", "sorry")
     with pytest.raises(MTurkUnavailable):
         gateway.block_worker("W1", "spam")
+
+
+def test_notification_settings_send_a_hit_types_events_to_an_sqs_queue(stubbed):
+    gateway, stubber = stubbed
+    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/hitblocks"
+    stubber.add_response(
+        "update_notification_settings",
+        {},
+        {
+            "HITTypeId": "TYPE1",
+            "Notification": {
+                "Destination": queue,
+                "Transport": "SQS",
+                "Version": "2006-05-05",
+                "EventTypes": ["AssignmentSubmitted", "HITReviewable"],
+            },
+            "Active": True,
+        },
+    )
+    gateway.update_notification_settings("TYPE1", queue, ["AssignmentSubmitted", "HITReviewable"])
+    stubber.add_client_error("update_notification_settings", "RequestError", "bad destination", 400)
+    with pytest.raises(MTurkRejected):
+        gateway.update_notification_settings("TYPE1", "nope", ["HITReviewable"])
