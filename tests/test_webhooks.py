@@ -337,3 +337,35 @@ def test_publishing_many_items_looks_at_the_endpoints_once(
     assert sum("FROM webhook_endpoints" in statement for statement in statements) == 1
     deliveries = client.get("/v1/webhook_deliveries?limit=100", headers=auth).json["data"]
     assert len(deliveries) == 25
+
+
+def test_a_poll_cycle_reads_the_endpoints_once_per_batch_and_sees_a_new_one_next_time(
+    webhooks_app, client, auth, make_hitblock, publishing, receiver
+):
+    """Each stored response writes several events; the endpoints are read once per
+    transaction (a batch of HITs), and an endpoint made after it is seen by the next."""
+    from sqlalchemy import event as sa_event
+
+    endpoint(client, auth, receiver.url, ["response.submitted"])
+    hitblock = make_hitblock()
+    rows = [{"image_url": f"https://example.org/{n}.jpg"} for n in range(4)]
+    client.post(f"/v1/hitblocks/{hitblock['id']}/items/batch", json=rows, headers=auth)
+    client.post(f"/v1/hitblocks/{hitblock['id']}/post", headers=auth)
+    items = client.get(f"/v1/hitblocks/{hitblock['id']}/items", headers=auth).json["data"]
+    for n, item in enumerate(items[:2]):
+        complete(publishing.url, item["hit_id"], f"AWORKER{n}", [("transcription", "1")])
+    statements: list[str] = []
+    with webhooks_app.app_context():
+        listener = lambda *a: statements.append(a[2])  # noqa: E731
+        sa_event.listen(db.engine, "before_cursor_execute", listener)
+        assert poll_once(db.session, mturk_gateway()).new_responses == 2
+        sa_event.remove(db.engine, "before_cursor_execute", listener)
+    assert sum("FROM webhook_endpoints" in statement for statement in statements) == 1
+
+    endpoint(client, auth, receiver.url, ["item.completed"])  # made after that transaction
+    for n, item in enumerate(items[2:]):
+        complete(publishing.url, item["hit_id"], f"AWORKER{n + 2}", [("transcription", "2")])
+    with webhooks_app.app_context():
+        assert poll_once(db.session, mturk_gateway()).new_responses == 2
+    deliveries = client.get("/v1/webhook_deliveries?limit=100", headers=auth).json["data"]
+    assert len(deliveries) == 2 + 2 + 2  # 2 then 2 response.submitted, and 2 item.completed

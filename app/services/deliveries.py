@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from app.domain import Deleted, InvalidInput, NotFound
 from app.models import Delivery, DeliveryAttempt, Event, Hitblock, WebhookEndpoint, utcnow
@@ -123,18 +123,34 @@ def delete_endpoint(session: DbSession, account_id: int, endpoint_id: int) -> De
 
 # Where an event goes: (endpoint id or None for a callback, url, signing secret).
 Destination = tuple[int | None, str, str]
+# In a session's ``info``: (the transaction, {account id: its enabled endpoints}).
+ENDPOINTS = "hitblocks_endpoints"
 
 
 def subscribed_endpoints(session: DbSession, account_id: int, event_type: str) -> list[Destination]:
-    """The account's enabled endpoints that want this type of event."""
-    return [
-        (endpoint.id, endpoint.url, endpoint.secret)
-        for endpoint in session.scalars(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.account_id == account_id, WebhookEndpoint.status == "enabled"
+    """The account's enabled endpoints that want this type of event.
+
+    Read once per account and transaction: a poll cycle writes several events per HIT in
+    one transaction, and the endpoints it reads cannot change under it."""
+    own = session() if isinstance(session, scoped_session) else session
+    transaction = own.get_transaction()
+    cached: tuple[Any, dict[int, list[Any]]] | None = session.info.get(ENDPOINTS)
+    if cached is None or transaction is None or cached[0] is not transaction:
+        cached = session.info[ENDPOINTS] = (transaction, {})
+    endpoints = cached[1].get(account_id)
+    if endpoints is None:
+        endpoints = cached[1][account_id] = [
+            (endpoint.id, endpoint.url, endpoint.secret, list(endpoint.enabled_events))
+            for endpoint in session.scalars(
+                select(WebhookEndpoint).where(
+                    WebhookEndpoint.account_id == account_id, WebhookEndpoint.status == "enabled"
+                )
             )
-        )
-        if "*" in endpoint.enabled_events or event_type in endpoint.enabled_events
+        ]
+    return [
+        (endpoint_id, url, secret)
+        for endpoint_id, url, secret, wanted in endpoints
+        if "*" in wanted or event_type in wanted
     ]
 
 

@@ -19,6 +19,12 @@ from app.schemas import HitblockSchema, ItemSchema, ResponseSchema
 from app.services import DbSession
 from app.services.deliveries import Destination, fan_out
 
+# Made once: building a marshmallow schema costs more than a dump (a poll cycle in a burst
+# dumps thousands of snapshots); dumping with a shared instance is safe across threads.
+ITEMS = ItemSchema(many=True)
+RESPONSE = ResponseSchema()
+HITBLOCK = HitblockSchema()
+
 
 def emit(
     session: DbSession,
@@ -60,21 +66,21 @@ def item_snapshots(session: DbSession, item_ids: list[int]) -> list[dict[str, An
         .order_by(Item.id)
         .execution_options(populate_existing=True)
     ).all()
-    return ItemSchema(many=True).dump(items)  # type: ignore[no-any-return]
+    return ITEMS.dump(items)  # type: ignore[no-any-return]
 
 
 def response_snapshot(session: DbSession, response_id: int) -> dict[str, Any]:
     response = session.scalars(
         select(Response).where(Response.id == response_id).execution_options(populate_existing=True)
     ).one()
-    return ResponseSchema().dump(response)  # type: ignore[no-any-return]
+    return RESPONSE.dump(response)  # type: ignore[no-any-return]
 
 
 def hitblock_snapshot(session: DbSession, hitblock_id: int) -> dict[str, Any]:
     hitblock = session.scalars(
         select(Hitblock).where(Hitblock.id == hitblock_id).execution_options(populate_existing=True)
     ).one()
-    return HitblockSchema().dump(hitblock)  # type: ignore[no-any-return]
+    return HITBLOCK.dump(hitblock)  # type: ignore[no-any-return]
 
 
 def find_event(session: DbSession, account_id: int, event_id: int) -> Event:
