@@ -157,6 +157,9 @@ class Hitblock(Model):
     # When the hitblock was last paused: a resume gives each open HIT back the lifetime it
     # had left then.
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The notification queue its HIT type was last subscribed to (UpdateNotificationSettings):
+    # a publish subscribes it again when the configured queue is another, or none was.
+    notification_destination: Mapped[str | None] = mapped_column(String(2048))
     # {"min_accuracy": 0.8, "min_answers": 5}: workers below it on gold items are excluded.
     gold_policy: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     # The qualification type that marks workers excluded from this hitblock (made at first

@@ -229,6 +229,12 @@ class MTurkGateway:
                     hit["HITId"], hit["HITStatus"], hit["Expiration"], hit["MaxAssignments"]
                 )
 
+    def get_hit(self, hit_id: str) -> HitInfo:
+        """One HIT's status and expiration as MTurk has them now."""
+        with self._translate():
+            hit = self.client.get_hit(HITId=hit_id)["HIT"]
+        return HitInfo(hit["HITId"], hit["HITStatus"], hit["Expiration"], hit["MaxAssignments"])
+
     def assignments(self, hit_id: str, statuses: list[str]) -> list[AssignmentInfo]:
         """Every assignment of a HIT in these statuses, all pages."""
         pages = self._pages(

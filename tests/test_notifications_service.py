@@ -18,7 +18,12 @@ from app.jobs import CONSUMER, acquire_lease, release_lease, run_notifications
 from app.models import Hitblock, Item, NotificationMessage, Response
 from app.notification_queue import QueueMessage
 from app.services import notifications
-from app.services.notifications import EVENT_TYPES, forget_seen, handle
+from app.services.notifications import (
+    EVENT_TYPES,
+    forget_seen,
+    handle,
+    subscribe_open_hit_types,
+)
 from app.services.publishing import post_hitblock
 from mturk.gateway import AssignmentInfo
 from tests.helpers.fake_gateway import WorkGateway
@@ -170,6 +175,24 @@ def test_without_a_queue_nothing_is_subscribed(session, account_id):
     assert gateway.notifications == {}
 
 
+def test_a_type_made_before_the_queue_is_subscribed_by_its_next_publish_once(session, account_id):
+    """A hitblock published before the queue was configured, with no open work when the
+    consumer started, is subscribed when it publishes again; later publishes cost nothing."""
+    gateway = WorkGateway()
+    [(_, _), (_, _)] = published(session, account_id, gateway, notify=None)
+    hitblock_id = session.scalar(select(Hitblock.id))
+    for n in range(2):
+        session.add(Item(hitblock_id=hitblock_id, type="image", params={"image_url": f"{n}"}))
+        session.commit()
+        post_hitblock(session, gateway, account_id, hitblock_id, concurrency=1, notify=QUEUE)
+    assert gateway.calls.count("UpdateNotificationSettings") == 1
+    assert gateway.notifications == {"TYPE0000000000000001": (QUEUE, EVENT_TYPES)}
+    session.add(Item(hitblock_id=hitblock_id, type="image", params={"image_url": "x"}))
+    session.commit()
+    post_hitblock(session, gateway, account_id, hitblock_id, concurrency=1, notify=QUEUE + "2")
+    assert gateway.notifications["TYPE0000000000000001"][0] == QUEUE + "2"  # another queue
+
+
 # ---- collecting -----------------------------------------------------------------------------
 
 
@@ -245,8 +268,25 @@ def test_a_hit_reviewable_short_of_its_assignments_expired(session, account_id):
     assert (report.handled, report.mturk_calls) == (1, 0)  # work may still come: wait
     queue.send(body(reviewable(hit_id)))
     report = consume(session, gateway, queue)
-    assert (report.new_responses, gateway.calls) == (1, ["ListAssignmentsForHIT"])
+    assert (report.new_responses, gateway.calls) == (1, ["GetHIT", "ListAssignmentsForHIT"])
     assert (item(session, item_id).status, item(session, item_id).hit_done) == ("expired", True)
+
+
+def test_a_late_reviewable_for_a_hit_open_again_does_not_expire_its_item(session, account_id):
+    """A pause expired the HIT (HITReviewable was sent), a resume extended it before the
+    message was handled: MTurk's own state decides, and the item stays open."""
+    gateway = WorkGateway()
+    [(item_id, hit_id)] = published(session, account_id, gateway, items=1, workers_per_item=2)
+    gateway.work[hit_id] = [work(hit_id, "A1")]
+    gateway.expirations[hit_id] = datetime.now(UTC) + timedelta(minutes=30)  # resumed
+    queue = FakeQueue()
+    queue.send(body(reviewable(hit_id)))
+    report = consume(session, gateway, queue)
+    assert (report.new_responses, gateway.calls) == (1, ["GetHIT", "ListAssignmentsForHIT"])
+    assert (item(session, item_id).status, item(session, item_id).hit_done) == (
+        "published",
+        False,
+    )
 
 
 def test_returned_and_abandoned_cost_nothing(session, account_id):
@@ -294,6 +334,30 @@ def test_foreign_hits_are_logged_and_deleted(session, account_id, caplog):
     assert (report.foreign, report.handled, gateway.calls) == (2, 0, [])
     assert queue.in_flight == [] and len(queue.deleted) == 2
     assert "NOTOURS0000000000001" in caplog.text
+
+
+def test_a_message_for_a_hit_not_recorded_yet_waits_for_the_publish(session, account_id):
+    """MTurk can tell of a HIT before the publish that created it has recorded its id: while
+    a publish is under way such a message comes back (a few times) instead of being dropped."""
+    gateway = WorkGateway()
+    [(item_id, hit_id), _] = published(session, account_id, gateway)
+    gateway.work[hit_id] = [work(hit_id, "A1")]
+    recorded = session.get(Item, item_id)
+    recorded.hit_id, recorded.status = None, "pending"  # the publish has not recorded it yet
+    session.commit()
+    queue = FakeQueue()
+    queue.send(body(submitted(hit_id, "A1")))
+    report = consume(session, gateway, queue)
+    assert (report.left, report.foreign, queue.deleted) == (1, 0, [])
+    recorded = session.get(Item, item_id)
+    recorded.hit_id, recorded.status = hit_id, "published"  # now it has
+    session.commit()
+    queue.expire_visibility()
+    report = consume(session, gateway, queue)
+    assert (report.handled, report.new_responses) == (1, 1)
+
+    queue.send(body(submitted("NOTOURS0000000000003", "A9")))  # no publish under way
+    assert consume(session, gateway, queue).foreign == 1
 
 
 @pytest.mark.parametrize(
@@ -421,7 +485,16 @@ def test_one_consumer_at_a_time_under_the_lease(app, session, account_id):
     release_lease(session, CONSUMER, "another-host")
     report = run_notifications(app, queue, "this-host", stop=stop, batches=1)
     assert report is not None and report.new_responses == 1
-    # On taking the lease, the HIT types with open work were subscribed again.
-    assert gateway.calls == ["UpdateNotificationSettings", "GetAssignment"]
+    # Its HIT type was subscribed to this queue when published: not again on taking the lease.
+    assert gateway.calls == ["GetAssignment"]
     # ...and it let the lease go: another holder takes it at once.
     assert acquire_lease(session, CONSUMER, timedelta(seconds=30), "another-host")
+
+
+def test_the_consumer_subscribes_open_types_it_finds_unsubscribed_once(session, account_id):
+    gateway = WorkGateway()
+    published(session, account_id, gateway, notify=None)  # before the queue was configured
+    assert subscribe_open_hit_types(session, gateway, QUEUE) == 1
+    assert gateway.notifications == {"TYPE0000000000000001": (QUEUE, EVENT_TYPES)}
+    assert subscribe_open_hit_types(session, gateway, QUEUE) == 0  # remembered
+    assert gateway.calls == ["UpdateNotificationSettings"]

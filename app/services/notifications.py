@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
@@ -60,6 +60,9 @@ EVENT_TYPES = [
     "HITExpired",
 ]
 GIVE_UP_AFTER_RECEIVES = 10
+# A message naming no HIT of ours is kept this many receives while a publish is recording
+# HIT ids (MTurk may tell of a HIT before the publish that created it has recorded it).
+UNKNOWN_HIT_RECEIVES = 3
 # SQS keeps a message at most 14 days: an EventDocId older than that cannot come back.
 KEEP_SEEN = timedelta(days=14)
 MAX_DOC_ID = 128
@@ -122,11 +125,21 @@ def subscribe_open_hit_types(session: DbSession, gateway: MTurkGateway, destinat
             Item.status.in_(("published", "deleted")),
             Item.hit_done.is_(False),
             Hitblock.hit_type_id.is_not(None),
+            or_(
+                Hitblock.notification_destination.is_(None),
+                Hitblock.notification_destination != destination,
+            ),
         )
     ).all()
     session.rollback()  # end the read before the calls
     for hit_type_id in filter(None, hit_type_ids):
         subscribe(gateway, hit_type_id, destination)
+        with transaction(session):  # remembered: a later publish does not subscribe it again
+            session.execute(
+                update(Hitblock)
+                .where(Hitblock.hit_type_id == hit_type_id)
+                .values(notification_destination=destination)
+            )
     return len(hit_type_ids)
 
 
@@ -191,6 +204,22 @@ class _Ours:
     hit_done: bool
     workers_per_item: int
     stored: int  # responses stored
+
+
+def _publishing(session: DbSession) -> bool:
+    """Whether some item has a request token but no HIT recorded: a publish under way (or
+    one whose recording failed, which its retry finishes)."""
+    found = session.scalar(
+        select(
+            exists().where(
+                Item.status == "pending",
+                Item.unique_request_token.is_not(None),
+                Item.hit_id.is_(None),
+            )
+        )
+    )
+    session.rollback()
+    return bool(found)
 
 
 def _ours(session: DbSession, hit_ids: Iterable[str]) -> dict[str, _Ours]:
@@ -303,9 +332,13 @@ def _collect_hit(
         reviewable = []  # done with already (the poll cycle, or an earlier message)
     short = ours.stored + len(unknown) < ours.workers_per_item
     if reviewable and open_item and (status == "deleted" or short):
-        # All its work is in: list it. Reviewable short of its assignments means it expired.
-        at = max((n.at for n in reviewable if n.at), default=utcnow())
-        hit = HitInfo(hit_id, "Reviewable", at, ours.workers_per_item)
+        # All its work is in: list it. Reviewable short of its assignments means it expired,
+        # then: but the message may be late (a pause expired the HIT and a resume extended it
+        # since), so MTurk is asked how the HIT stands now rather than the message believed.
+        hit: HitInfo | None = None
+        if status != "deleted":
+            report.mturk_calls += 1
+            hit = gateway.get_hit(hit_id)
         report.mturk_calls += 1
         new, status = collect(session, gateway, ours.item_id, hit_id, hit)
         report.new_responses += new
@@ -376,6 +409,11 @@ def handle(
     for p in fresh:
         hits = {n.hit_id for n in p.notices}
         if not hits & ours.keys():
+            if p.message.receive_count < UNKNOWN_HIT_RECEIVES and _publishing(session):
+                # Maybe ours, its id not recorded yet (a publish still under way): it comes
+                # back after the visibility timeout.
+                report.left += 1
+                continue
             log.info("notification %s names no HIT of ours (%s): dropped", p.doc_id, sorted(hits))
             report.foreign += 1
             finished.append(p.message)

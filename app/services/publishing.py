@@ -135,9 +135,12 @@ def _ensure_hit_type(
                 ],
             )
         )
-        if notify:
-            notifications.subscribe(gateway, hit_type_id, notify)
         hitblock.hit_type_id = hit_type_id
+    if notify and hitblock.notification_destination != notify:
+        # A new type, one made before the queue was configured, or another queue: one call,
+        # then never again for this queue.
+        notifications.subscribe(gateway, hitblock.hit_type_id, notify)
+        hitblock.notification_destination = notify
     return hitblock.hit_type_id
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +12,7 @@ from mturk.gateway import (
     INVALID_ASSIGNMENT_STATE,
     AssignmentInfo,
     CreatedHit,
+    HitInfo,
     HitTypeSpec,
     MTurkError,
     MTurkRejected,
@@ -178,6 +179,16 @@ class WorkGateway(FakeGateway):
         super().__init__()
         self.work: dict[str, list[AssignmentInfo]] = {}
         self.unavailable = False
+        # HIT id -> its expiration as GetHIT answers it (default: expired a minute ago).
+        self.expirations: dict[str, datetime] = {}
+
+    def get_hit(self, hit_id: str) -> HitInfo:
+        self.calls.append("GetHIT")
+        if self.unavailable:
+            raise MTurkUnavailable("MTurk is down", "ServiceUnavailable")
+        expiration = self.expirations.get(hit_id, datetime.now(UTC) - timedelta(minutes=1))
+        status = "Assignable" if expiration > datetime.now(UTC) else "Reviewable"
+        return HitInfo(hit_id, status, expiration, 1)
 
     def assignments(self, hit_id: str, statuses: list[str]) -> list[AssignmentInfo]:
         self.calls.append("ListAssignmentsForHIT")

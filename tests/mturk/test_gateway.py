@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -277,3 +278,30 @@ def test_notification_settings_send_a_hit_types_events_to_an_sqs_queue(stubbed):
     stubber.add_client_error("update_notification_settings", "RequestError", "bad destination", 400)
     with pytest.raises(MTurkRejected):
         gateway.update_notification_settings("TYPE1", "nope", ["HITReviewable"])
+
+
+def test_get_hit_answers_its_status_and_expiration(stubbed):
+    gateway, stubber = stubbed
+    expiration = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
+    stubber.add_response(
+        "get_hit",
+        {
+            "HIT": {
+                "HITId": "HIT1",
+                "HITStatus": "Assignable",
+                "Expiration": expiration,
+                "MaxAssignments": 3,
+            }
+        },
+        {"HITId": "HIT1"},
+    )
+    hit = gateway.get_hit("HIT1")
+    assert (hit.hit_id, hit.status, hit.expiration, hit.max_assignments) == (
+        "HIT1",
+        "Assignable",
+        expiration,
+        3,
+    )
+    stubber.add_client_error("get_hit", "RequestError", "no such HIT", 400)
+    with pytest.raises(MTurkRejected):
+        gateway.get_hit("HIT2")
