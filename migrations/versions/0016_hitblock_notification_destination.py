@@ -22,5 +22,6 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("hitblocks", schema=None) as batch_op:
-        batch_op.drop_column("notification_destination")
+    # ALTER TABLE ... DROP COLUMN, on SQLite too (3.35+): batch mode would copy the table,
+    # and dropping the old copy is refused while items point at its rows.
+    op.drop_column("hitblocks", "notification_destination")
