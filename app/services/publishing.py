@@ -252,6 +252,9 @@ class _Recorder:
         if not published:
             return
         session, now = self.session, utcnow()
+        # Rows locked in id order, whatever order MTurk answered in: two publishes of one
+        # hitblock at once (PostgreSQL) then wait for each other instead of deadlocking.
+        published = dict(sorted(published.items()))
         with transaction(session):
             changed = [
                 item_id

@@ -71,6 +71,9 @@ def init_worker_site(app: Flask, secret_key: str, open_signup: bool) -> CSRFProt
     csrf.exempt(submit.external_submit)
     app.register_error_handler(CSRFError, _csrf_refused)
     limiter = Limiter(key_func=_client_address, storage_uri="memory://")
+    # Only the worker site's sign-in is limited: the requester API (SigV4, its own throttle)
+    # and the other apps' routes skip the limiter's work on every call.
+    limiter.request_filter(_not_the_worker_site)
     limited = limiter.limit(
         SIGN_IN_LIMIT_PER_EMAIL, key_func=_email_key, deduct_when=_failed, per_method=True
     )(accounts.login)
@@ -81,6 +84,10 @@ def init_worker_site(app: Flask, secret_key: str, open_signup: bool) -> CSRFProt
     app.register_error_handler(RateLimitExceeded, functools.partial(_too_many, limiter))
     limiter.init_app(app)
     return csrf
+
+
+def _not_the_worker_site() -> bool:
+    return request.blueprint != "worker"
 
 
 def _client_address() -> str:
