@@ -28,7 +28,7 @@ from tests.helpers.console import (
     signed_in_client,
 )
 from tests.helpers.fake_gateway import FakeGateway
-from tests.test_publishing_service import add_hitblock
+from tests.helpers.hitblocks import add_hitblock
 
 ADMIN = "admin@acme.test"
 REVIEWER = "reviewer@acme.test"

@@ -15,7 +15,7 @@ from app.services.polling import poll_once
 from app.services.publishing import post_hitblock
 from mturk.gateway import HitInfo, MTurkUnavailable
 from tests.helpers.fake_gateway import FakeGateway
-from tests.test_publishing_service import add_hitblock
+from tests.helpers.hitblocks import add_hitblock
 
 
 def published(session, account_id, gateway, items=3):

@@ -8,7 +8,6 @@ import json
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from app.services.notifications import (
 from app.services.publishing import post_hitblock
 from mturk.gateway import AssignmentInfo
 from tests.helpers.fake_gateway import WorkGateway
+from tests.helpers.hitblocks import add_hitblock
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/hitblocks"
 _ids = itertools.count(1)
@@ -113,27 +113,10 @@ def published(
     **fields: Any,
 ) -> list[tuple[int, str]]:
     """A hitblock's items published through the fake gateway: [(item id, HIT id)]."""
-    hitblock = Hitblock(
-        account_id=account_id,
-        type="image-transcription",
-        title="Receipts",
-        cost_per_item=Decimal("0.10"),
-        template="<form><img src='${image_url}'><button>Submit</button></form>",
-        lifetime_in_seconds=3600,
-        assignment_duration_in_seconds=600,
-        auto_approval_delay_in_seconds=0,
-        qualification_requirements=[],
-        **fields,
-    )
-    session.add(hitblock)
-    session.add_all(
-        Item(hitblock=hitblock, type="image", params={"image_url": f"https://e.org/{n}.jpg"})
-        for n in range(items)
-    )
-    session.commit()
-    post_hitblock(session, gateway, account_id, hitblock.id, concurrency=1, notify=notify)
+    hitblock_id = add_hitblock(session, account_id, items, **fields)
+    post_hitblock(session, gateway, account_id, hitblock_id, concurrency=1, notify=notify)
     rows = session.execute(
-        select(Item.id, Item.hit_id).where(Item.hitblock_id == hitblock.id).order_by(Item.id)
+        select(Item.id, Item.hit_id).where(Item.hitblock_id == hitblock_id).order_by(Item.id)
     ).all()
     session.rollback()
     gateway.calls.clear()

@@ -10,34 +10,13 @@ from sqlalchemy import select
 
 from app.domain import InsufficientFunds, InvalidState, NotFound, NothingPublished
 from app.extensions import db
-from app.models import Hitblock, Item
+from app.models import Item
 from app.services import publishing
 from app.services.publishing import post_hitblock, post_item
 from app.services.removal import delete_item
 from mturk.gateway import MTurkRejected, MTurkUnavailable
 from tests.helpers.fake_gateway import FakeGateway
-
-
-def add_hitblock(session, account_id, items=3, **fields):
-    hitblock = Hitblock(
-        account_id=account_id,
-        type="image-transcription",
-        title="Receipts",
-        cost_per_item=Decimal("0.10"),
-        template="<form><img src='${image_url}'><button>Submit</button></form>",
-        lifetime_in_seconds=3600,
-        assignment_duration_in_seconds=600,
-        auto_approval_delay_in_seconds=0,
-        qualification_requirements=[],
-        **fields,
-    )
-    session.add(hitblock)
-    session.add_all(
-        Item(hitblock=hitblock, type="image", params={"image_url": f"https://e.org/{n}.jpg"})
-        for n in range(items)
-    )
-    session.commit()
-    return hitblock.id
+from tests.helpers.hitblocks import add_hitblock
 
 
 def test_a_hitblock_publishes_each_item_once_and_answers_a_domain_object(session, account_id):
