@@ -7,7 +7,8 @@ import threading
 import urllib.request
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Hitblock, Item, Response
@@ -131,6 +132,28 @@ def test_post_hitblock_publishes_every_pending_item_with_constant_overhead(
     again = client.post(f"/v1/hitblocks/{hitblock['id']}/post", headers=auth).json
     assert again["published"] == []
     assert len(mturk_hits(publishing)) == 13
+
+
+def test_recording_a_hitblock_keeps_no_pending_item_in_the_session(
+    app, client, auth, hitblock, publishing
+):
+    """Each recorder commit sees only the objects of its own batch: items kept in the session
+    would be expired by every commit and searched by every UPDATE, a cost per HIT that grew
+    with the hitblock."""
+    rows = [{"image_url": f"https://example.org/{n}.jpg"} for n in range(40)]
+    client.post(f"/v1/hitblocks/{hitblock['id']}/items/batch", json=rows, headers=auth)
+    held: list[int] = []
+
+    def count_items(session) -> None:
+        held.append(sum(isinstance(obj, Item) for obj in session.identity_map.values()))
+
+    event.listen(Session, "before_commit", count_items)
+    try:
+        response = client.post(f"/v1/hitblocks/{hitblock['id']}/post", headers=auth)
+    finally:
+        event.remove(Session, "before_commit", count_items)
+    assert len(response.json["published"]) == 40
+    assert held and max(held) < 40, held
 
 
 @pytest.mark.parametrize("status", ["paused", "canceled"])

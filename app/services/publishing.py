@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 CLOSED_STATUSES = {"paused", "canceled"}
 # MTurk remembers a UniqueRequestToken for 24 hours; past this, a token proves nothing.
 TOKEN_MEMORY = timedelta(hours=23)
+# The recorder's UPDATEs leave the session's objects alone: its transaction ends right after
+# them, and looking for matching objects would cost a search of every object in the session.
+UNSYNCHRONIZED = {"synchronize_session": False}
+GATHER = 0.005
 
 
 @dataclass(frozen=True)
@@ -262,7 +266,8 @@ class _Recorder:
                 if session.execute(
                     update(Item)
                     .where(Item.id == item_id, Item.status == "pending")
-                    .values(hit_id=hit_id, status="published", published=now)
+                    .values(hit_id=hit_id, status="published", published=now),
+                    execution_options=UNSYNCHRONIZED,
                 ).rowcount  # type: ignore[attr-defined]
             ]
             deleted = [
@@ -272,7 +277,8 @@ class _Recorder:
                 and session.execute(
                     update(Item)
                     .where(Item.id == item_id, Item.status == "deleted", Item.hit_id.is_(None))
-                    .values(hit_id=hit_id, published=now)
+                    .values(hit_id=hit_id, published=now),
+                    execution_options=UNSYNCHRONIZED,
                 ).rowcount  # type: ignore[attr-defined]
             ]
             if changed:
@@ -328,6 +334,32 @@ def post_item(
     return _published_hit(gateway, item)
 
 
+def _answered(in_flight: dict[Future[CreatedHit], int], workers: int) -> set[Future[CreatedHit]]:
+    """The calls answered, at least one, recorded together: a little more of them is waited
+    for (``GATHER`` seconds at most) when few have come back, so that a transaction records
+    several HITs and its fixed cost (the commit, the hitblock, the events' look-up) is shared,
+    rather than one transaction per HIT whenever the recorder keeps up with MTurk."""
+    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+    if len(done) < min(len(in_flight), max(1, workers // 4)):
+        done, _ = wait(in_flight, timeout=GATHER, return_when=ALL_COMPLETED)
+    return done
+
+
+def _pending_questions(session: DbSession, hitblock: Hitblock) -> dict[int, str]:
+    """The question of each pending item, in id order. The items are let go of: left in the
+    session while HITs are recorded, every commit would expire each of them and every UPDATE
+    search them all, a cost per HIT that grew with the hitblock (O(items^2) a publish)."""
+    pending = session.scalars(
+        select(Item)
+        .where(Item.hitblock_id == hitblock.id, Item.status == "pending")
+        .order_by(Item.id)
+    ).all()
+    questions = {item.id: question_for(hitblock, item) for item in pending}
+    for item in pending:
+        session.expunge(item)
+    return questions
+
+
 def post_hitblock(
     session: DbSession,
     gateway: MTurkGateway,
@@ -346,19 +378,12 @@ def post_hitblock(
     """
     hitblock = find_hitblock(session, account_id, hitblock_id)
     _check_open(hitblock)
-    pending = list(
-        session.scalars(
-            select(Item)
-            .where(Item.hitblock_id == hitblock.id, Item.status == "pending")
-            .order_by(Item.id)
-        )
-    )
-    questions = {item.id: question_for(hitblock, item) for item in pending}
+    questions = _pending_questions(session, hitblock)
     requests: list[HitRequest] = []
     recovered: dict[int, str] = {}
-    if pending:
+    if questions:
         with transaction(session):
-            _check_funds(gateway, hitblock, len(pending))
+            _check_funds(gateway, hitblock, len(questions))
             _ensure_hit_type(session, gateway, hitblock, notify)
             tokens = _assign_tokens(session, list(questions))
             requests = [
@@ -383,7 +408,7 @@ def post_hitblock(
                     in_flight[pool.submit(request.send, gateway)] = request.item_id
                 if not in_flight:
                     break
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                done = _answered(in_flight, workers)
                 answered: dict[int, str] = {}
                 for future in done:
                     item_id = in_flight.pop(future)
