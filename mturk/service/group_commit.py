@@ -88,7 +88,9 @@ class GroupCommit:
         self._inside.active = True
         session = Session(
             bind=group.connection,
-            join_transaction_mode="create_savepoint",
+            # The first of a group needs no savepoint: if it fails, rolling the whole
+            # transaction back undoes nothing of anyone else's (the group then ends, below).
+            join_transaction_mode="create_savepoint" if group.members else "rollback_only",
             expire_on_commit=False,
             info=dict(info),
         )

@@ -112,6 +112,41 @@ def test_a_failing_transaction_rolls_back_alone_and_its_group_commits(store):
     assert names(store) == {"kept-1", "kept-2"}
 
 
+def test_a_failing_first_transaction_undoes_only_itself_and_the_next_ones_commit(store):
+    # The first of a group runs without a savepoint: its failure rolls the group back whole,
+    # which must cost nobody else anything.
+    started = threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def failing_first() -> None:
+        try:
+            with store.transaction() as session:
+                session.add(Requester(name="undone", balance_cents=0))
+                session.flush()
+                started.set()
+                time.sleep(0.05)  # the others wait for their turn meanwhile
+                raise ValueError("refused")
+        except ValueError as error:
+            outcomes["first"] = str(error)
+
+    def after(name: str) -> None:
+        started.wait()
+        add_requester(store, name)
+        outcomes[name] = "returned"
+
+    threads = [threading.Thread(target=failing_first)] + [
+        threading.Thread(target=after, args=(name,)) for name in ("next-1", "next-2")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == {"first": "refused", "next-1": "returned", "next-2": "returned"}
+    assert names(store) == {"next-1", "next-2"}
+    add_requester(store, "later")  # and the store goes on
+    assert names(store) == {"next-1", "next-2", "later"}
+
+
 def test_when_the_commit_fails_no_member_of_the_group_returns_as_if_committed(store):
     def refuse(connection):
         raise OSError("disk full")
