@@ -94,12 +94,18 @@ def acquire_lease(
         return created is not None
 
 
-def release_lease(session: DbSession, name: str, holder: str = HOLDER) -> None:
+def release_lease(
+    session: DbSession, name: str, holder: str = HOLDER, *, while_running: bool = False
+) -> None:
+    """Let our lease go. ``while_running``: the run is still under way (its thread did not
+    stop in time), so the lease is given to nobody, which its keeper's next renewal sees as
+    lost, and the run stops rather than take it back."""
+    values: dict[str, object] = {"expires": utcnow()}
+    if while_running:
+        values["holder"] = ""
     with transaction(session):
         session.execute(
-            update(JobLease)
-            .where(JobLease.name == name, JobLease.holder == holder)
-            .values(expires=utcnow())
+            update(JobLease).where(JobLease.name == name, JobLease.holder == holder).values(values)
         )
 
 
@@ -242,10 +248,17 @@ class WebhookSender:
         self.check_seconds = check_seconds
         self.doorbell = Doorbell()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start the thread; a second start while it runs changes nothing (a scheduler
+        started again), and a start after ``stop`` runs a new one."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop = threading.Event()  # the old thread, if still ending, keeps its own
         self.doorbell.install()
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), daemon=True)
+        self._thread.name = "webhooks"
         self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
@@ -254,13 +267,13 @@ class WebhookSender:
         self._stop.set()
         self.doorbell.ring()
         self.doorbell.uninstall()
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             self.doorbell.wait(self.check_seconds)
-            if self._stop.is_set():
+            if stop.is_set():
                 return
             try:
                 with self.app.app_context():
@@ -269,7 +282,7 @@ class WebhookSender:
                 report = run_deliveries(self.app, self.holder, wait=True) if due else None
             except Exception:  # the database hiccupped: the scheduled run tries too
                 log.warning("the webhook sender failed", exc_info=True)
-                self._stop.wait(int(self.app.config["WEBHOOK_INTERVAL_SECONDS"]))
+                stop.wait(int(self.app.config["WEBHOOK_INTERVAL_SECONDS"]))
                 continue
             if report is not None and report.sent:
                 self.doorbell.ring()  # a full batch may have left more: look again at once
@@ -348,29 +361,47 @@ class NotificationConsumer:
         self.holder = holder
         self.lease_ttl = lease_ttl
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="notifications", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start the thread; a second start while it runs changes nothing (a scheduler
+        started again), and a start after ``stop`` runs a new one."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop = threading.Event()  # the old thread, if still ending, keeps its own
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), daemon=True)
+        self._thread.name = "notifications"
         self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop after the long poll under way (at most its wait, 20 s): ``timeout`` bounds
-        the wait for that here."""
+        the wait for that here. If the thread is still in it then, the lease is let go now,
+        so that the next consumer (this host restarted, or another) need not wait for it to
+        expire: nothing is lost, as a message is deleted only once its work is committed and
+        a repeat is recognised by its EventDocId."""
         self._stop.set()
+        if self._thread is None or not self._thread.is_alive():
+            return
+        self._thread.join(timeout)
         if self._thread.is_alive():
-            self._thread.join(timeout)
+            with self.app.app_context():
+                try:
+                    release_lease(db.session, CONSUMER, self.holder, while_running=True)
+                except Exception:  # the lease expires on its own
+                    db.session.rollback()
+                    log.warning("could not let the notifications lease go", exc_info=True)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             try:
                 held = run_notifications(
-                    self.app, self.queue, self.holder, stop=self._stop, lease_ttl=self.lease_ttl
+                    self.app, self.queue, self.holder, stop=stop, lease_ttl=self.lease_ttl
                 )
             except Exception:  # the database hiccupped: try again at the next tick
                 log.warning("the notification consumer failed", exc_info=True)
                 held = None
             if held is None:
-                self._stop.wait(self.lease_ttl.total_seconds() / 3)
+                stop.wait(self.lease_ttl.total_seconds() / 3)
 
 
 def notification_consumer(app: Flask) -> NotificationConsumer | None:

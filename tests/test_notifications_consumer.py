@@ -218,7 +218,10 @@ def test_a_consumer_killed_between_receive_and_commit_loses_nothing(
 
     monkeypatch.setattr(notifications, "store_assignments", killed)
     with app.app_context():
-        received = queue.receive()
+        received: list[Any] = []
+        deadline = time.monotonic() + 10  # the deliverer sends it within moments (busy CI: more)
+        while not received and time.monotonic() < deadline:
+            received = queue.receive()
         assert [json.loads(m.body)["Events"][0]["EventType"] for m in received] == [
             "AssignmentSubmitted"
         ]
@@ -327,3 +330,62 @@ def test_the_poll_interval_follows_the_setup_unless_set(tmp_path, monkeypatch):
     assert interval(MTURK_NOTIFICATION_QUEUE_URL=queue, POLL_INTERVAL_SECONDS=60) == 60
     monkeypatch.setenv("HITBLOCKS_POLL_INTERVAL_SECONDS", "12")
     assert interval(MTURK_NOTIFICATION_QUEUE_URL=queue) == 12
+
+
+# ---- the consumer's thread: started once, and its lease let go when stopped -----------------
+
+
+def consumer_threads() -> int:
+    return sum(1 for thread in threading.enumerate() if thread.name == "notifications")
+
+
+def wait_until(condition: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_consumer_stopped_mid_long_poll_lets_its_lease_go_at_once(app, notified):
+    """Stopping waits ``timeout`` for the long poll under way; past that, the lease is let go
+    so that the next consumer starts now rather than when the lease would expire (30 s), and
+    the old thread, when its poll returns, does not take it back."""
+    long_poll = NotificationConsumer(
+        app, SqsQueue(sqs_client(notified), notified, wait_seconds=3), holder="host-a"
+    )
+    long_poll.start()
+    long_poll.start()  # a second start (a scheduler started again) starts nothing more
+    with app.app_context():
+        assert wait_until(lambda: lease_holder(db.session, CONSUMER) == "host-a")
+        db.session.rollback()
+    assert consumer_threads() == 1
+    time.sleep(0.3)  # inside its long poll now
+    long_poll.stop(timeout=0.1)
+    assert consumer_threads() == 1  # still waiting on SQS
+    with app.app_context():
+        assert jobs.acquire_lease(db.session, CONSUMER, jobs.CONSUMER_TTL, "host-b")
+    assert wait_until(lambda: consumer_threads() == 0, timeout=10)
+    with app.app_context():
+        assert lease_holder(db.session, CONSUMER) == "host-b"
+
+
+def test_a_consumer_stopped_and_started_again_consumes_again(app, notified):
+    running = NotificationConsumer(
+        app, SqsQueue(sqs_client(notified), notified, wait_seconds=1), holder="host-a"
+    )
+    running.start()
+    running.stop(timeout=10)
+    assert consumer_threads() == 0
+    with app.app_context():
+        assert lease_holder(db.session, CONSUMER) == "host-a"  # released, not given away
+        assert jobs.acquire_lease(db.session, CONSUMER, jobs.CONSUMER_TTL, "host-b")
+        jobs.release_lease(db.session, CONSUMER, "host-b")
+    running.start()
+    try:
+        with app.app_context():
+            assert wait_until(lambda: lease_holder(db.session, CONSUMER) == "host-a")
+        assert consumer_threads() == 1
+    finally:
+        running.stop(timeout=10)

@@ -189,3 +189,23 @@ def test_the_scheduler_runs_the_sender_and_stops_it(app, session, account, recei
         assert time.monotonic() < deadline, "the sender outlived the scheduler"
         time.sleep(0.01)
     assert not event.contains(Session, "after_commit", deliveries._ring_after_commit)
+
+
+def test_the_sender_starts_once_and_again_after_a_stop(session, account, receiver, app):
+    """A scheduler started again starts no second sender; one stopped can start again."""
+
+    def senders() -> int:
+        return sum(1 for thread in threading.enumerate() if thread.name == "webhooks")
+
+    running = WebhookSender(app, "this-host", check_seconds=60)
+    running.start()
+    running.start()
+    assert senders() == 1
+    running.stop(timeout=5)
+    assert senders() == 0
+    running.start()
+    try:
+        emit(session, account)  # and the one started again is woken by a commit
+        assert receiver.arrived.wait(5)
+    finally:
+        running.stop(timeout=5)
