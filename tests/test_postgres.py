@@ -3,15 +3,19 @@ HITBLOCKS_TEST_POSTGRES_URL, default 127.0.0.1:5432 database ``test``; skipped w
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from decimal import Decimal
 
 import flask_migrate
 import pytest
+from sqlalchemy import event, select
 
 from app import create_app
 from app.extensions import db
-from app.models import Hitblock
+from app.models import Hitblock, Item
 from app.services.accounts import create_key
+from app.services.publishing import _Recorder
 from tests.conftest import basic_auth
 
 pytestmark = pytest.mark.postgres
@@ -206,3 +210,64 @@ def test_strings_postgres_cannot_store_are_400_naming_the_param(pg_client):
     refused(client.post(items, json={"image_url": url}, headers=keyed), "Idempotency-Key")
     assert client.get(items, headers=auth).json["data"] == []
     assert client.get("/v1/hitblocks", headers=auth).json["data"] == [hitblock]
+
+
+def test_two_recorders_of_one_hitblock_lock_its_items_in_one_order(pg_app):
+    """Two whole-hitblock publishes at once record the same items, MTurk answering each in
+    its own order. Each recorder locks the rows in id order, so one waits for the other
+    instead of each holding a row the other needs (PostgreSQL would end one as a deadlock).
+    Each pauses after its first UPDATE until the other has made its own (or 1 s passed)."""
+    client = pg_app.test_client()
+    with pg_app.app_context():
+        issued = create_key(db.session, "acme")
+    auth = basic_auth(issued.key)
+    hitblock = client.post(
+        "/v1/hitblocks",
+        json={"type": "image-transcription", "title": "Receipts", "cost_per_item": 0.05},
+        headers=auth,
+    ).json
+    rows = [{"image_url": f"https://a.org/{n}.png"} for n in range(2)]
+    items = client.post(f"/v1/hitblocks/{hitblock['id']}/items/batch", json=rows, headers=auth)
+    first, second = sorted(items.json["item_ids"])
+    answers = {first: "HITFIRST", second: "HITSECOND"}
+
+    both_updated = threading.Barrier(2)
+    updates = threading.local()
+
+    def pause_after_first_update(conn, cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("UPDATE ITEMS"):
+            updates.count = getattr(updates, "count", 0) + 1
+            if updates.count == 1:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    both_updated.wait(timeout=1.0)
+
+    failures: list[BaseException] = []
+
+    def record(order: list[int]) -> None:
+        try:
+            with pg_app.app_context():
+                recorder = _Recorder(db.session, None, hitblock["id"], issued.account_id)  # type: ignore[arg-type]
+                recorder({item_id: answers[item_id] for item_id in order})
+        except BaseException as error:
+            failures.append(error)
+
+    with pg_app.app_context():
+        engine = db.engine
+    event.listen(engine, "after_cursor_execute", pause_after_first_update)
+    try:
+        threads = [
+            threading.Thread(target=record, args=(order,))
+            for order in ([first, second], [second, first])
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        event.remove(engine, "after_cursor_execute", pause_after_first_update)
+    assert failures == []
+    with pg_app.app_context():
+        stored = db.session.execute(
+            select(Item.id, Item.status, Item.hit_id).where(Item.hitblock_id == hitblock["id"])
+        ).all()
+    assert sorted(stored) == [(first, "published", "HITFIRST"), (second, "published", "HITSECOND")]
