@@ -81,7 +81,8 @@ def main() -> None:
     folder = tempfile.mkdtemp()
     print(
         f"items: {args.items}, latency per MTurk call: {args.latency_ms:.0f} ms, "
-        f"concurrency: {args.concurrency}, against: {args.against}"
+        f"concurrency: {args.concurrency}, against: {args.against}; "
+        f"this machine's speed: {python_loop_seconds():.2f} s for 10M steps of a Python loop"
     )
     if args.against == "run":
         bench_run(folder, args)
@@ -222,6 +223,19 @@ def cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def python_loop_seconds() -> float:
+    """How fast this machine runs Python now (the best of three), printed beside the figures:
+    they are CPU-bound, and the speed of a 2-CPU VM varies (one machine gave 0.85 to 1.25 s
+    within an hour), so that figures taken at two times or on two machines can be compared."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.perf_counter(), 0
+        for step in range(10_000_000):
+            total += step
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 def cpu_seconds(pid: int) -> float:
