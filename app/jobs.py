@@ -249,17 +249,22 @@ class WebhookSender:
         self.doorbell = Doorbell()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
 
     def start(self) -> None:
-        """Start the thread; a second start while it runs changes nothing (a scheduler
-        started again), and a start after ``stop`` runs a new one."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop = threading.Event()  # the old thread, if still ending, keeps its own
-        self.doorbell.install()
-        self._thread = threading.Thread(target=self._run, args=(self._stop,), daemon=True)
-        self._thread.name = "webhooks"
-        self._thread.start()
+        """Start the thread. A second start while it runs changes nothing (a scheduler
+        started again); a start after ``stop`` waits for the old thread to end (it may still
+        be sending, at most a receiver's timeout), then runs a new one."""
+        with self._starting:
+            if self._thread is not None and self._thread.is_alive():
+                if not self._stop.is_set():
+                    return
+                self._thread.join()
+            self._stop = threading.Event()
+            self.doorbell.install()
+            self._thread = threading.Thread(target=self._run, args=(self._stop,), daemon=True)
+            self._thread.name = "webhooks"
+            self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop after the sending under way (a receiver may take its timeout, 5 s):
@@ -321,7 +326,9 @@ def run_notifications(
             while not stop.is_set() and not keeper.lost and (batches is None or polls < batches):
                 polls += 1
                 try:
-                    report = consume_once(db.session, mturk_gateway(), queue)
+                    report = consume_once(
+                        db.session, mturk_gateway(), queue, lambda: not stop.is_set()
+                    )
                 except QueueUnavailable as error:
                     log.warning("notification queue: %s; trying again shortly", error)
                     stop.wait(QUEUE_RETRY_SECONDS)
@@ -362,23 +369,30 @@ class NotificationConsumer:
         self.lease_ttl = lease_ttl
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
 
     def start(self) -> None:
-        """Start the thread; a second start while it runs changes nothing (a scheduler
-        started again), and a start after ``stop`` runs a new one."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop = threading.Event()  # the old thread, if still ending, keeps its own
-        self._thread = threading.Thread(target=self._run, args=(self._stop,), daemon=True)
-        self._thread.name = "notifications"
-        self._thread.start()
+        """Start the thread. A second start while it runs changes nothing (a scheduler
+        started again); a start after ``stop`` waits for the old thread to end (its long
+        poll, at most 20 s), so that two never consume for this holder, then runs a new
+        one."""
+        with self._starting:
+            if self._thread is not None and self._thread.is_alive():
+                if not self._stop.is_set():
+                    return
+                self._thread.join()
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(self._stop,), daemon=True)
+            self._thread.name = "notifications"
+            self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop after the long poll under way (at most its wait, 20 s): ``timeout`` bounds
         the wait for that here. If the thread is still in it then, the lease is let go now,
         so that the next consumer (this host restarted, or another) need not wait for it to
         expire: nothing is lost, as a message is deleted only once its work is committed and
-        a repeat is recognised by its EventDocId."""
+        a repeat is recognised by its EventDocId, and what the poll under way brings back
+        is left in the queue."""
         self._stop.set()
         if self._thread is None or not self._thread.is_alive():
             return

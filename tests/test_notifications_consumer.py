@@ -389,3 +389,22 @@ def test_a_consumer_stopped_and_started_again_consumes_again(app, notified):
         assert consumer_threads() == 1
     finally:
         running.stop(timeout=10)
+
+
+def test_a_start_after_a_stop_that_timed_out_waits_for_the_old_thread_then_consumes(app, notified):
+    running = NotificationConsumer(
+        app, SqsQueue(sqs_client(notified), notified, wait_seconds=2), holder="host-a"
+    )
+    running.start()
+    with app.app_context():
+        assert wait_until(lambda: lease_holder(db.session, CONSUMER) == "host-a")
+    time.sleep(0.3)  # inside its long poll now
+    running.stop(timeout=0.1)  # times out: the old thread is still polling
+    running.start()  # waits for it, then starts anew
+    try:
+        assert consumer_threads() == 1
+        with app.app_context():
+            assert wait_until(lambda: lease_holder(db.session, CONSUMER) == "host-a")
+    finally:
+        running.stop(timeout=10)
+    assert consumer_threads() == 0

@@ -3,6 +3,8 @@ exceptions, domain objects), and never an HTTP status."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -98,3 +100,22 @@ def test_when_recording_fails_the_calls_not_yet_made_are_never_made(
         post_hitblock(session, gateway, account_id, hitblock_id, concurrency=2)
     # The first answer, plus at most the window of calls already handed to the pool.
     assert gateway.calls.count("CreateHITWithHITType") <= 1 + 2 * 2
+
+
+def test_answers_are_gathered_for_a_moment_when_few_came_back():
+    """With 8 workers, fewer than 2 answers wait up to GATHER for more (not the whole GATHER
+    once enough came); a call still out after it is left for the next round."""
+    pool = ThreadPoolExecutor(max_workers=4)
+    try:
+        quick = pool.submit(lambda: None)
+        soon = pool.submit(time.sleep, publishing.GATHER / 5)
+        late = pool.submit(time.sleep, 1.0)
+        quick.result()
+        started = time.monotonic()
+        done = publishing._answered({quick: 1, soon: 2, late: 3}, workers=8)
+        assert done == {quick, soon}
+        assert time.monotonic() - started < publishing.GATHER
+        alone = publishing._answered({late: 3, quick: 1}, workers=1)  # 1 worker: no wait
+        assert alone == {quick}
+    finally:
+        pool.shutdown(wait=True)

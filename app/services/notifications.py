@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -438,10 +438,17 @@ def handle(
     return report
 
 
-def consume_once(session: DbSession, gateway: MTurkGateway, queue: MessageQueue) -> ConsumeReport:
-    """One long poll of the queue, and the work its messages name."""
+def consume_once(
+    session: DbSession,
+    gateway: MTurkGateway,
+    queue: MessageQueue,
+    keep_going: Callable[[], bool] = lambda: True,
+) -> ConsumeReport:
+    """One long poll of the queue, and the work its messages name, unless ``keep_going``
+    says no once the poll returns (the consumer was stopped and its lease given up meanwhile:
+    the messages come back to the next holder after their visibility timeout)."""
     messages = queue.receive()
-    if not messages:
+    if not messages or not keep_going():
         return ConsumeReport()
     return handle(session, gateway, queue, messages)
 

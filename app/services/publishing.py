@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
@@ -66,17 +67,17 @@ class HitblockPublication:
     object: str = "hitblock_publication"
 
 
-def question_for(hitblock: Hitblock, item: Item) -> str:
+def question_for(hitblock: Hitblock, item_id: int, params: dict[str, Any]) -> str:
     """The item's HTMLQuestion: the hitblock's template, with MTurk's submit plumbing added
     where it lacks it, filled with the item's fields. A template saved before the checks
     existed is checked here, before any MTurk call."""
     check_template(hitblock.template)
     page = submittable(hitblock.template)
-    html = render(HITBLOCK_TYPES[hitblock.type], page, item.params)
+    html = render(HITBLOCK_TYPES[hitblock.type], page, params)
     question = html_question(html)
     if len(question.encode()) > MAX_QUESTION_BYTES:
         raise InvalidInput(
-            f"Item {item.id} renders to more than MTurk's {MAX_QUESTION_BYTES} bytes per "
+            f"Item {item_id} renders to more than MTurk's {MAX_QUESTION_BYTES} bytes per "
             "question; shorten its fields or the template.",
             code="question_too_large",
         )
@@ -321,7 +322,7 @@ def post_item(
     if item.hit_id is None:
         hitblock = item.hitblock
         _check_open(hitblock)
-        question = question_for(hitblock, item)
+        question = question_for(hitblock, item.id, item.params)
         with transaction(session):
             _check_funds(gateway, hitblock, 1)
             _ensure_hit_type(session, gateway, hitblock, notify)
@@ -335,29 +336,30 @@ def post_item(
 
 
 def _answered(in_flight: dict[Future[CreatedHit], int], workers: int) -> set[Future[CreatedHit]]:
-    """The calls answered, at least one, recorded together: a little more of them is waited
-    for (``GATHER`` seconds at most) when few have come back, so that a transaction records
-    several HITs and its fixed cost (the commit, the hitblock, the events' look-up) is shared,
-    rather than one transaction per HIT whenever the recorder keeps up with MTurk."""
+    """The calls answered, at least one, to be recorded together. When fewer than a quarter
+    of the workers' calls came back, more are waited for, ``GATHER`` seconds at most from the
+    first, so that a transaction records several HITs and its fixed cost (the commit, the
+    hitblock, the events' look-up) is shared, rather than one transaction per HIT whenever
+    the recorder keeps up with MTurk."""
     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-    if len(done) < min(len(in_flight), max(1, workers // 4)):
-        done, _ = wait(in_flight, timeout=GATHER, return_when=ALL_COMPLETED)
+    enough = min(len(in_flight), max(1, workers // 4))
+    deadline = time.monotonic() + GATHER
+    while len(done) < enough and (left := deadline - time.monotonic()) > 0:
+        more, _ = wait(in_flight.keys() - done, timeout=left, return_when=FIRST_COMPLETED)
+        done |= more
     return done
 
 
 def _pending_questions(session: DbSession, hitblock: Hitblock) -> dict[int, str]:
-    """The question of each pending item, in id order. The items are let go of: left in the
-    session while HITs are recorded, every commit would expire each of them and every UPDATE
-    search them all, a cost per HIT that grew with the hitblock (O(items^2) a publish)."""
-    pending = session.scalars(
-        select(Item)
+    """The question of each pending item, in id order, read as plain rows: items loaded in the
+    session for the whole publish were expired by every recorder commit and searched by
+    every UPDATE, a cost per HIT that grew with the hitblock (O(items^2) a publish)."""
+    pending = session.execute(
+        select(Item.id, Item.params)
         .where(Item.hitblock_id == hitblock.id, Item.status == "pending")
         .order_by(Item.id)
-    ).all()
-    questions = {item.id: question_for(hitblock, item) for item in pending}
-    for item in pending:
-        session.expunge(item)
-    return questions
+    )
+    return {item_id: question_for(hitblock, item_id, params) for item_id, params in pending}
 
 
 def post_hitblock(
@@ -372,9 +374,10 @@ def post_hitblock(
     """Publish every pending item of a hitblock: one balance check, one HIT type, then one
     CreateHITWithHITType per item, at most ``concurrency`` in flight.
 
-    Each HIT is recorded as soon as MTurk answers (what has come back is committed while the
-    next calls are in flight), so a crash leaves at most the calls in flight unrecorded, and
-    their tokens find them again on the next post.
+    Each HIT is recorded as soon as MTurk answers, or ``GATHER`` seconds later with others
+    (what has come back is committed while the next calls are in flight), so a crash leaves
+    at most the calls in flight or just answered unrecorded, and their tokens find them
+    again on the next post.
     """
     hitblock = find_hitblock(session, account_id, hitblock_id)
     _check_open(hitblock)

@@ -6,15 +6,16 @@ transaction per commit caps the service near 300 writes a second whatever its CP
 the fsync, not the work, that takes most of that time.
 
 So the transactions of a process take turns on one connection, in one SQLite transaction
-(``BEGIN IMMEDIATE``), each in a savepoint of its own; when no other is waiting for its turn
-(or the group is ``WINDOW`` seconds old, or ``LIMIT`` strong), the one whose turn it is
-commits them all. What each of them was promised still holds:
+(``BEGIN IMMEDIATE``), each after the first in a savepoint of its own; when no other is
+waiting for its turn (or the group is ``WINDOW`` seconds old, or ``LIMIT`` strong), the one
+whose turn it is commits them all. What each of them was promised still holds:
 
 - durable: no transaction returns (no request is answered) before the COMMIT that holds it
   has returned, fsync included;
-- atomic: a transaction that fails rolls back to its savepoint, and the others go on; if the
-  COMMIT itself fails, none of the group took effect and every one of them raises
-  ``CommitFailed``;
+- atomic: a transaction that fails rolls back to its savepoint, and the others go on (the
+  first of a group, having no savepoint, rolls the whole transaction back, which holds
+  nobody else's work yet, and the group ends there); if the COMMIT itself fails, none of
+  the group took effect and every one of them raises ``CommitFailed``;
 - isolated as before: the transactions of a group run one after another, each seeing what the
   previous ones wrote, as they did when each took SQLite's write lock in turn. What a
   transaction reads is uncommitted until its group commits, but nobody is answered before

@@ -147,6 +147,41 @@ def test_a_failing_first_transaction_undoes_only_itself_and_the_next_ones_commit
     assert names(store) == {"next-1", "next-2", "later"}
 
 
+def test_only_the_members_after_the_first_of_a_group_make_a_savepoint(store):
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_args) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        add_requester(store, "alone")  # a group of one: no savepoint
+        assert "SAVEPOINT" not in statements
+        store._groups.window = 1.0  # the first's sleep below must not end its group
+        started = threading.Event()
+
+        def first() -> None:
+            with store.transaction() as session:
+                session.add(Requester(name="first", balance_cents=0))
+                session.flush()
+                started.set()
+                time.sleep(0.05)  # the second waits for its turn, to join this group
+
+        def second() -> None:
+            started.wait()
+            add_requester(store, "second")
+
+        threads = [threading.Thread(target=f) for f in (first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert statements.count("SAVEPOINT") == 1
+    assert names(store) == {"alone", "first", "second"}
+
+
 def test_when_the_commit_fails_no_member_of_the_group_returns_as_if_committed(store):
     def refuse(connection):
         raise OSError("disk full")
