@@ -227,8 +227,9 @@ def cmdline(pid: int) -> bytes:
 
 def python_loop_seconds() -> float:
     """How fast this machine runs Python now (the best of three), printed beside the figures:
-    they are CPU-bound, and the speed of a 2-CPU VM varies (one machine gave 0.85 to 1.25 s
-    within an hour), so that figures taken at two times or on two machines can be compared."""
+    they are CPU-bound, and the speed of a 2-CPU VM varies (one machine's CPU per HIT moved
+    by a fifth within an hour), so that figures taken at two times or on two machines can be
+    compared."""
     best = float("inf")
     for _ in range(3):
         started, total = time.perf_counter(), 0
