@@ -25,15 +25,13 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import Engine, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.gateway import mturk_gateway
 from app.models import JobLease, utcnow
 from app.notification_queue import QueueUnavailable, SqsQueue, sqs_client
-from app.services import DbSession, transaction
+from app.services import DbSession, insert_for, transaction
 from app.services.deliveries import DeliveryReport, Doorbell, deliver_due, deliveries_due
 from app.services.notifications import (
     ConsumeReport,
@@ -82,11 +80,8 @@ def acquire_lease(
         ).rowcount  # type: ignore[attr-defined]
         if taken:
             return True
-        dialect_insert = (
-            pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
         created = session.execute(
-            dialect_insert(JobLease)
+            insert_for(session, JobLease)
             .values(name=name, holder=holder, expires=now + ttl)
             .on_conflict_do_nothing(index_elements=["name"])
             .returning(JobLease.name)
@@ -234,11 +229,44 @@ def run_deliveries(
         _sending.release()
 
 
-class WebhookSender:
+class _Restartable:
+    """A daemon thread running ``_run(stop)``. A second start while it runs changes nothing
+    (a scheduler started again); a start after ``stop`` waits for the old thread to end (it
+    may still be finishing its work), so that two never run at once, then runs a new one."""
+
+    thread_name = ""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
+
+    def start(self) -> None:
+        with self._starting:
+            if self._thread is not None and self._thread.is_alive():
+                if not self._stop.is_set():
+                    return
+                self._thread.join()
+            self._stop = threading.Event()
+            self._starting_up()
+            self._thread = threading.Thread(target=self._run, args=(self._stop,), daemon=True)
+            self._thread.name = self.thread_name
+            self._thread.start()
+
+    def _starting_up(self) -> None:
+        """What a start does before the thread runs."""
+
+    def _run(self, stop: threading.Event) -> None:
+        raise NotImplementedError
+
+
+class WebhookSender(_Restartable):
     """Sends webhooks right after the commit that made them, in the scheduled-jobs process:
     woken by this process's commits (the poller's, the consumer's), and every
     ``check_seconds`` looking for what other processes made. The scheduled run stays beside
     it, for the retries and as a safety net."""
+
+    thread_name = "webhooks"  # a start after stop waits at most a receiver's timeout
 
     def __init__(
         self, app: Flask, holder: str = HOLDER, check_seconds: float = SENDER_CHECK_SECONDS
@@ -247,24 +275,10 @@ class WebhookSender:
         self.holder = holder
         self.check_seconds = check_seconds
         self.doorbell = Doorbell()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._starting = threading.Lock()
+        super().__init__()
 
-    def start(self) -> None:
-        """Start the thread. A second start while it runs changes nothing (a scheduler
-        started again); a start after ``stop`` waits for the old thread to end (it may still
-        be sending, at most a receiver's timeout), then runs a new one."""
-        with self._starting:
-            if self._thread is not None and self._thread.is_alive():
-                if not self._stop.is_set():
-                    return
-                self._thread.join()
-            self._stop = threading.Event()
-            self.doorbell.install()
-            self._thread = threading.Thread(target=self._run, args=(self._stop,), daemon=True)
-            self._thread.name = "webhooks"
-            self._thread.start()
+    def _starting_up(self) -> None:
+        self.doorbell.install()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop after the sending under way (a receiver may take its timeout, 5 s):
@@ -352,9 +366,11 @@ def run_notifications(
     return total
 
 
-class NotificationConsumer:
+class NotificationConsumer(_Restartable):
     """The consumer's thread in the scheduled-jobs process: consumes while it holds the
     lease, and otherwise tries to take it every ``lease_ttl / 3``, until stopped."""
+
+    thread_name = "notifications"  # a start after stop waits at most a long poll (20 s)
 
     def __init__(
         self,
@@ -367,24 +383,7 @@ class NotificationConsumer:
         self.queue = queue
         self.holder = holder
         self.lease_ttl = lease_ttl
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._starting = threading.Lock()
-
-    def start(self) -> None:
-        """Start the thread. A second start while it runs changes nothing (a scheduler
-        started again); a start after ``stop`` waits for the old thread to end (its long
-        poll, at most 20 s), so that two never consume for this holder, then runs a new
-        one."""
-        with self._starting:
-            if self._thread is not None and self._thread.is_alive():
-                if not self._stop.is_set():
-                    return
-                self._thread.join()
-            self._stop = threading.Event()
-            self._thread = threading.Thread(target=self._run, args=(self._stop,), daemon=True)
-            self._thread.name = "notifications"
-            self._thread.start()
+        super().__init__()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop after the long poll under way (at most its wait, 20 s): ``timeout`` bounds

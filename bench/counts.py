@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +39,9 @@ from sqlalchemy import insert, text  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
-from app.models import Hitblock, Item, utcnow  # noqa: E402
+from app.models import Item, utcnow  # noqa: E402
 from app.services.accounts import create_key  # noqa: E402
+from tests.helpers import hitblocks as helpers  # noqa: E402
 
 STATUSES = ["completed"] * 16 + ["published"] * 2 + ["pending", "deleted"]
 CHUNK = 10_000
@@ -56,20 +56,8 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def add_hitblock(session: Any, account_id: int) -> int:
-    hitblock = Hitblock(
-        account_id=account_id,
-        type="image-transcription",
-        title="Receipts",
-        cost_per_item=Decimal("0.10"),
-        template="<form><img src='${image_url}'><button>Submit</button></form>",
-        lifetime_in_seconds=3600,
-        assignment_duration_in_seconds=600,
-        auto_approval_delay_in_seconds=0,
-        qualification_requirements=[],
-    )
-    session.add(hitblock)
-    session.commit()
-    return hitblock.id
+    """An empty hitblock, its items inserted afterwards (``add_items``)."""
+    return helpers.add_hitblock(session, account_id, 0)
 
 
 def add_items(session: Any, hitblock_id: int, count: int, start: int) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from app.models import Hitblock, Item, Response, utcnow
 from app.services import polling
 from app.services.publishing import post_hitblock
 from mturk.gateway import AssignmentInfo, HitInfo, MTurkUnavailable
+from tests.helpers import hitblocks as helpers
 from tests.helpers.fake_gateway import FakeGateway
 
 ANSWERS_NS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/QuestionFormAnswers.xsd"
@@ -80,25 +80,14 @@ class PollGateway(FakeGateway):
 
 
 def add_hitblock(session: Any, account_id: int, items: int, workers_per_item: int = 1) -> int:
-    hitblock = Hitblock(
-        account_id=account_id,
-        type="image-transcription",
-        title="Receipts",
-        cost_per_item=Decimal("0.10"),
+    """A hitblock whose work is not auto-approved within a test (the due check stays idle)."""
+    return helpers.add_hitblock(
+        session,
+        account_id,
+        items,
         workers_per_item=workers_per_item,
-        template="<form><img src='${image_url}'><button>Submit</button></form>",
-        lifetime_in_seconds=3600,
-        assignment_duration_in_seconds=600,
         auto_approval_delay_in_seconds=3600,
-        qualification_requirements=[],
     )
-    session.add(hitblock)
-    session.add_all(
-        Item(hitblock=hitblock, type="image", params={"image_url": f"https://e.org/{n}.jpg"})
-        for n in range(items)
-    )
-    session.commit()
-    return hitblock.id
 
 
 def published(session: Any, account_id: int, gateway: PollGateway, items: int) -> list[str]:

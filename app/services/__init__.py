@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import DbSession
 
-__all__ = ["DbSession", "transaction"]
+__all__ = ["DbSession", "insert_for", "transaction"]
 
 
 @contextmanager
@@ -19,3 +25,11 @@ def transaction(session: DbSession) -> Iterator[DbSession]:
     except BaseException:
         session.rollback()
         raise
+
+
+def insert_for(session: DbSession, entity: Any) -> PgInsert | SqliteInsert:
+    """An INSERT in the session's database's dialect (PostgreSQL or SQLite), for its
+    ``on_conflict_do_nothing``: both spell it alike, and ``insert`` alone has none."""
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(entity)
+    return sqlite_insert(entity)

@@ -18,12 +18,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.domain import ExclusionStatus, InvalidInput
 from app.models import Hitblock, Item, Response, WorkerExclusion, utcnow
-from app.services import DbSession, events, transaction
+from app.services import DbSession, events, insert_for, transaction
 from mturk.gateway import MTurkError, MTurkGateway, MTurkRejected
 
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # fullmatch
@@ -177,7 +175,6 @@ def apply_policy(
     if not failing:
         return []
     already = excluded_workers(session, hitblock.id, set(failing))
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     newly: list[str] = []
     for worker_id, (answers, correct) in sorted(failing.items()):
         if worker_id in already:
@@ -189,7 +186,7 @@ def apply_policy(
             minimum=policy.min_accuracy,
         )
         inserted = session.execute(
-            dialect_insert(WorkerExclusion)
+            insert_for(session, WorkerExclusion)
             .values(
                 hitblock_id=hitblock.id,
                 worker_id=worker_id,

@@ -37,13 +37,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import delete, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
 
 from app.models import Hitblock, Item, NotificationMessage, Response, utcnow
 from app.notification_queue import QueueMessage
-from app.services import DbSession, transaction
+from app.services import DbSession, insert_for, transaction
 from app.services.polling import collect
 from app.services.responses import settle_item, store_assignments
 from mturk.gateway import HitInfo, MTurkGateway, MTurkRejected
@@ -272,11 +270,10 @@ def _seen(session: DbSession, doc_ids: list[str]) -> set[str]:
 def _record(session: DbSession, doc_ids: list[str]) -> None:
     if not doc_ids:
         return
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
     with transaction(session):
         session.execute(
-            dialect_insert(NotificationMessage).on_conflict_do_nothing(
+            insert_for(session, NotificationMessage).on_conflict_do_nothing(
                 index_elements=["event_doc_id"]
             ),
             [{"event_doc_id": doc_id, "received": now} for doc_id in doc_ids],

@@ -18,14 +18,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
 
 from app.domain import Conflict, DomainError, InvalidInput, NotFound
 from app.models import Bonus, Hitblock, Item, Response, utcnow
 from app.pagination import Page, paginate
-from app.services import DbSession, events, gold, transaction
+from app.services import DbSession, events, gold, insert_for, transaction
 from app.services.hitblocks import count_items, find_hitblock, write_item_counts
 from app.services.items import find_item
 from app.templates import HITBLOCK_TYPES, item_multi_valued_fields
@@ -124,9 +122,8 @@ def store_assignments(
                 "flag_reason": gold.FLAG_REASON if flagged else None,
             }
         )
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = (
-        dialect_insert(Response)
+        insert_for(session, Response)
         .on_conflict_do_nothing(index_elements=["assignment_id"])
         .returning(Response.id, Response.status)
     )
@@ -417,11 +414,8 @@ def pay_bonus(
     suffix = token if token is not None else secrets.token_hex(8)
     unique = f"hb-bonus-{response.id}-{suffix}"
     with transaction(session):
-        dialect_insert = (
-            pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
         bonus_id = session.scalar(
-            dialect_insert(Bonus)
+            insert_for(session, Bonus)
             .values(
                 response_id=response.id,
                 amount=amount,
