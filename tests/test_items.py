@@ -3,10 +3,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, insert, select, update
 
 from app.extensions import db
-from app.models import Hitblock, Item, Response
+from app.models import Hitblock, Item, Response, utcnow
+from app.services.accounts import create_key
+from tests.conftest import basic_auth
+from tests.helpers.hitblocks import add_hitblock
 from tests.test_errors import assert_error
 
 SEED_ITEM = {
@@ -253,3 +256,46 @@ def test_a_nul_in_item_params_is_400_naming_the_param(app, client, auth, hitbloc
     form = {"image_url": "http://a.org/x.png", "params[note]": "a\x00b"}
     assert_error(client.post(path, data=form, headers=auth), 400, param="params[note]")
     assert count_items(app) == 0
+
+
+def test_an_item_and_its_responses_are_read_as_of_one_moment(app, client):
+    """``GET /v1/item/{id}`` reads the item and its responses in one statement: a commit
+    landing between two reads (the notification consumer storing an answer and completing
+    the item) could show the new response beside the old status."""
+    with app.app_context():
+        issued = create_key(db.session, "acme")
+        hitblock_id = add_hitblock(db.session, issued.account_id, 1)
+        item_id = db.session.scalar(select(Item.id).where(Item.hitblock_id == hitblock_id))
+        db.session.execute(update(Item).where(Item.id == item_id).values(status="published"))
+        db.session.commit()
+        engine = db.engine
+    answered: list[bool] = []
+
+    def answer_meanwhile(conn, cursor, statement, *_args) -> None:
+        """Right after the API's first read of the item, another connection commits an
+        answer and completes the item."""
+        if answered or not statement.lstrip().upper().startswith("SELECT"):
+            return
+        if "FROM items" not in statement:
+            return
+        answered.append(True)
+        with engine.begin() as other:
+            other.execute(
+                insert(Response).values(
+                    item_id=item_id,
+                    assignment_id="AMEANWHILE0000000000000000000",
+                    worker_id="AWORKER",
+                    status="submitted",
+                    data={"transcription": "12.00"},
+                    submitted=utcnow(),
+                )
+            )
+            other.execute(update(Item).where(Item.id == item_id).values(status="completed"))
+
+    event.listen(engine, "after_cursor_execute", answer_meanwhile)
+    try:
+        shown = client.get(f"/v1/item/{item_id}", headers=basic_auth(issued.key)).json
+    finally:
+        event.remove(engine, "after_cursor_execute", answer_meanwhile)
+    assert answered
+    assert (shown["status"], len(shown["responses"])) in {("published", 0), ("completed", 1)}

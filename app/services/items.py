@@ -147,7 +147,9 @@ def _check_open(hitblock: Hitblock) -> None:
 def find_item(
     session: DbSession, account_id: int, item_id: int, *, with_responses: bool = True
 ) -> Item:
-    """The account's item (not deleted), or the same 404 as a missing one."""
+    """The account's item (not deleted), or the same 404 as a missing one. Its responses
+    come in the same statement: read apart, a commit landing between the two reads (an
+    answer stored and the item completed) would show the answer beside the old status."""
     stmt = (
         select(Item)
         .join(Item.hitblock)
@@ -155,8 +157,8 @@ def find_item(
         .where(Item.id == item_id, Hitblock.account_id == account_id, Item.status != "deleted")
     )
     if with_responses:
-        stmt = stmt.options(selectinload(Item.responses))
-    item = session.scalar(stmt)
+        stmt = stmt.options(joinedload(Item.responses))
+    item = session.scalars(stmt).unique().one_or_none()
     if item is None:
         raise NotFound("item", item_id)
     return item
