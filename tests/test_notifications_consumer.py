@@ -222,8 +222,9 @@ def test_a_consumer_killed_between_receive_and_commit_loses_nothing(
         deadline = time.monotonic() + 10  # the deliverer sends it within moments (busy CI: more)
         while not received and time.monotonic() < deadline:
             received = queue.receive()
-        assert [json.loads(m.body)["Events"][0]["EventType"] for m in received] == [
-            "AssignmentSubmitted"
+        # The HIT's HITReviewable may come in the same receive; it dies storing too.
+        assert "AssignmentSubmitted" in [
+            json.loads(m.body)["Events"][0]["EventType"] for m in received
         ]
         with pytest.raises(KeyboardInterrupt):
             handle(db.session, mturk_gateway(), queue, received)
