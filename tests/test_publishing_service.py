@@ -3,8 +3,9 @@ exceptions, domain objects), and never an HTTP status."""
 
 from __future__ import annotations
 
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from decimal import Decimal
 
 import pytest
@@ -102,20 +103,21 @@ def test_when_recording_fails_the_calls_not_yet_made_are_never_made(
     assert gateway.calls.count("CreateHITWithHITType") <= 1 + 2 * 2
 
 
-def test_answers_are_gathered_for_a_moment_when_few_came_back():
+def test_answers_are_gathered_for_a_moment_when_few_came_back(monkeypatch):
     """With 8 workers, fewer than 2 answers wait up to GATHER for more (not the whole GATHER
-    once enough came); a call still out after it is left for the next round."""
-    pool = ThreadPoolExecutor(max_workers=4)
-    try:
-        quick = pool.submit(lambda: None)
-        soon = pool.submit(time.sleep, publishing.GATHER / 5)
-        late = pool.submit(time.sleep, 1.0)
-        quick.result()
-        started = time.monotonic()
-        done = publishing._answered({quick: 1, soon: 2, late: 3}, workers=8)
-        assert done == {quick, soon}
-        assert time.monotonic() - started < publishing.GATHER
-        alone = publishing._answered({late: 3, quick: 1}, workers=1)  # 1 worker: no wait
-        assert alone == {quick}
-    finally:
-        pool.shutdown(wait=True)
+    once enough came); a call still out after it is left for the next round. GATHER is made
+    long here, so that a loaded machine cannot make the answer that comes miss it."""
+    monkeypatch.setattr(publishing, "GATHER", 30.0)
+    quick: Future[int] = Future()
+    soon: Future[int] = Future()
+    late: Future[int] = Future()  # never answered
+    quick.set_result(1)
+    answer = threading.Timer(0.05, soon.set_result, (2,))
+    answer.start()
+    started = time.monotonic()
+    assert publishing._answered({quick: 1, soon: 2, late: 3}, workers=8) == {quick, soon}
+    assert time.monotonic() - started < 15.0  # as soon as enough came, not after GATHER
+    assert publishing._answered({late: 3, quick: 1}, workers=1) == {quick}  # 1 worker: no wait
+
+    monkeypatch.setattr(publishing, "GATHER", 0.05)
+    assert publishing._answered({quick: 1, late: 3}, workers=8) == {quick}  # GATHER ran out

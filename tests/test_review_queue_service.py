@@ -5,7 +5,7 @@ exactly the responses selected included."""
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -347,26 +347,40 @@ def test_a_bonus_sent_again_with_its_token_is_never_paid_twice(session, account_
     assert other.id != again.id and len(gateway.bonuses) == 2  # no token: a new bonus
 
 
-class SlowGateway(ReviewGateway):
-    """Each decision takes a while, as a real MTurk call does (about 200 ms)."""
+class GatheringGateway(ReviewGateway):
+    """Each decision waits until ``parties`` decisions are in flight at once, so calls made
+    one after another never get past the first: it gives up after ``patience`` seconds."""
+
+    def __init__(self, parties: int, patience: float = 10.0) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(parties, timeout=patience)
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0
 
     def _decide(self, assignment_id: str, state: str, feedback: str | None) -> None:
-        time.sleep(0.2)
-        super()._decide(assignment_id, state, feedback)
+        with self.lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            self.barrier.wait()
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+        with self.lock:
+            super()._decide(assignment_id, state, feedback)
 
 
 def test_bulk_approval_asks_mturk_several_calls_at_a_time(session, account_id):
-    gateway = SlowGateway()
+    gateway = GatheringGateway(parties=8)
     hitblock = add_hitblock(session, account_id)
     chosen = [add_response(session, add_item(session, hitblock, n)).id for n in range(8)]
     session.commit()
-    started = time.monotonic()
     outcomes = review_queue.approve_selected(
         session, gateway, account_id, hitblock.id, chosen, concurrency=8
     )
-    took = time.monotonic() - started
-    assert [o.approved for o in outcomes] == [True] * 8
-    assert took < 1.0, f"8 calls of 200 ms took {took:.2f} s: one after another"
+    assert [o.approved for o in outcomes] == [True] * 8, [o.error for o in outcomes]
+    assert gateway.peak == 8
 
 
 def test_review_many_reports_each_outcome_in_the_order_given(session, account_id):
