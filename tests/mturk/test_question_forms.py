@@ -585,7 +585,7 @@ def test_a_regex_too_costly_to_compile_is_refused_before_compiling(mturk_local):
     for slow in (regex_form("(?:a{1000}){1000}"), regex_form(*["(?:[ab]{300}){200}"] * 2)):
         with pytest.raises(InvalidQuestion, match="repeats too much"):
             parse_form(slow)
-    assert time.monotonic() - started < 0.2
+    assert time.monotonic() - started < 1.0  # refused before compiling: compiled, minutes
     usual = regex_form(r"^\d{3}-\d{3}-\d{4}$", r"^[A-Z]{2}\d{6}$", ".{0,5000}", "(?:ab){300}")
     assert len(parse_form(usual).questions[0].answer.patterns) == 4
 
