@@ -216,7 +216,8 @@ def test_two_recorders_of_one_hitblock_lock_its_items_in_one_order(pg_app):
     """Two whole-hitblock publishes at once record the same items, MTurk answering each in
     its own order. Each recorder locks the rows in id order, so one waits for the other
     instead of each holding a row the other needs (PostgreSQL would end one as a deadlock).
-    Each pauses after its first UPDATE until the other has made its own (or 1 s passed)."""
+    Each pauses after its first statement that locks items (an UPDATE, or the SELECT ... FOR
+    UPDATE before it) until the other has made its own (or 1 s passed)."""
     client = pg_app.test_client()
     with pg_app.app_context():
         issued = create_key(db.session, "acme")
@@ -235,7 +236,8 @@ def test_two_recorders_of_one_hitblock_lock_its_items_in_one_order(pg_app):
     updates = threading.local()
 
     def pause_after_first_update(conn, cursor, statement, *_args) -> None:
-        if statement.lstrip().upper().startswith("UPDATE ITEMS"):
+        said = " ".join(statement.upper().split())
+        if said.startswith("UPDATE ITEMS") or (" FROM ITEMS " in said and "FOR UPDATE" in said):
             updates.count = getattr(updates, "count", 0) + 1
             if updates.count == 1:
                 with contextlib.suppress(threading.BrokenBarrierError):

@@ -15,9 +15,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, case, select, update
 
 from app.domain import (
     InsufficientFunds,
@@ -40,9 +40,9 @@ log = logging.getLogger(__name__)
 CLOSED_STATUSES = {"paused", "canceled"}
 # MTurk remembers a UniqueRequestToken for 24 hours; past this, a token proves nothing.
 TOKEN_MEMORY = timedelta(hours=23)
-# The recorder's UPDATEs leave the session's objects alone: its transaction ends right after
-# them, and looking for matching objects would cost a search of every object in the session.
-UNSYNCHRONIZED = {"synchronize_session": False}
+# The items table, for the recorder's Core UPDATE: its transaction ends right after it, so no
+# object in the session needs to hear of the change (an ORM UPDATE would look for them all).
+ITEMS = cast(Table, Item.__table__)
 GATHER = 0.005
 
 
@@ -257,38 +257,20 @@ class _Recorder:
         if not published:
             return
         session, now = self.session, utcnow()
-        # Rows locked in id order, whatever order MTurk answered in: two publishes of one
-        # hitblock at once (PostgreSQL) then wait for each other instead of deadlocking.
-        published = dict(sorted(published.items()))
         with transaction(session):
-            changed = [
-                item_id
-                for item_id, hit_id in published.items()
-                if session.execute(
-                    update(Item)
-                    .where(Item.id == item_id, Item.status == "pending")
-                    .values(hit_id=hit_id, status="published", published=now),
-                    execution_options=UNSYNCHRONIZED,
-                ).rowcount  # type: ignore[attr-defined]
-            ]
-            deleted = [
-                hit_id
-                for item_id, hit_id in published.items()
-                if item_id not in changed
-                and session.execute(
-                    update(Item)
-                    .where(Item.id == item_id, Item.status == "deleted", Item.hit_id.is_(None))
-                    .values(hit_id=hit_id, published=now),
-                    execution_options=UNSYNCHRONIZED,
-                ).rowcount  # type: ignore[attr-defined]
-            ]
+            changed = _record(session, published, ITEMS.c.status == "pending", now, "published")
+            rest = {item_id: published[item_id] for item_id in published if item_id not in changed}
+            unrecorded = (ITEMS.c.status == "deleted") & ITEMS.c.hit_id.is_(None)
+            deleted = _record(session, rest, unrecorded, now) if rest else set()
             if changed:
-                self._published(changed)
-        for hit_id in deleted:
+                self._published(sorted(changed))
+        for item_id in sorted(deleted):
             try:
-                self.gateway.expire_hit(hit_id)
+                self.gateway.expire_hit(published[item_id])
             except MTurkError as error:  # the poller still collects what reaches it
-                log.warning("HIT %s of a deleted item could not be expired: %s", hit_id, error)
+                log.warning(
+                    "HIT %s of a deleted item could not be expired: %s", published[item_id], error
+                )
 
     def _published(self, changed: list[int]) -> None:
         """Events of the items just published, and the hitblock in progress."""
@@ -306,6 +288,28 @@ class _Recorder:
             )
             .values(status="in_progress")
         )
+
+
+def _record(
+    session: DbSession,
+    hits: dict[int, str],
+    still: ColumnElement[bool],
+    now: datetime,
+    status: str | None = None,
+) -> set[int]:
+    """Give the items their HITs in one statement (not one per item: the recorder's main
+    cost), where ``still`` holds for them; the ids of those it changed. On PostgreSQL the
+    rows are locked in id order first, whatever order MTurk answered in, so that two
+    publishes of one hitblock at once wait for each other instead of deadlocking."""
+    ids = sorted(hits)
+    if session.get_bind().dialect.name != "sqlite":  # SQLite has one writer at a time
+        session.execute(select(ITEMS.c.id).where(ITEMS.c.id.in_(ids)).order_by(ITEMS.c.id)
+                        .with_for_update())  # fmt: skip
+    values: dict[str, Any] = {"hit_id": case(hits, value=ITEMS.c.id), "published": now}
+    if status is not None:
+        values["status"] = status
+    statement = update(ITEMS).where(ITEMS.c.id.in_(ids), still).values(values).returning(ITEMS.c.id)
+    return set(session.scalars(statement))
 
 
 def post_item(
