@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
 from mturk.questions import html_question
-from mturk.service import create_service_app, serve_in_thread
+from mturk.service import create_service_app, operations, serve_in_thread
 from tests.helpers.requesters import client_for, new_requester
 from tests.worker_site import Worker, complete
 
@@ -122,6 +122,19 @@ def test_unique_request_token_names_the_existing_hit(mturk_local):
     assert turk_code(error) == "AWS.MechanicalTurk.HitAlreadyExists"
     assert hit["HITId"] in error.value.response["Error"]["Message"]
     assert client.list_hits()["NumResults"] == 1
+
+
+def test_a_unique_request_token_is_free_again_after_24_hours(mturk_local, monkeypatch):
+    client = mturk_local.client
+    first = new_hit(client, UniqueRequestToken="item-1-abc")
+    later = time.time() + operations.TOKEN_WINDOW + 1
+    monkeypatch.setattr(operations, "clock", lambda: later)
+    second = new_hit(client, UniqueRequestToken="item-1-abc")
+    assert second["HITId"] != first["HITId"]
+    with pytest.raises(client.exceptions.RequestError) as error:  # now the token names it
+        new_hit(client, UniqueRequestToken="item-1-abc")
+    assert second["HITId"] in error.value.response["Error"]["Message"]
+    assert client.list_hits()["NumResults"] == 2
 
 
 @pytest.mark.parametrize(
