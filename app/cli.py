@@ -395,7 +395,12 @@ def worker_command() -> None:
     """Run only the scheduled jobs (the poller), not the web service."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"Poller: every {app.config['POLL_INTERVAL_SECONDS']} s")
-    jobs.run_blocking(app)
+    # SIGTERM (a service manager's stop) ends it as Ctrl-C does, letting its leases go.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        jobs.run_blocking(app)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @main.command("poll")

@@ -462,5 +462,15 @@ def start_background(app: Flask) -> Any:
 
 
 def run_blocking(app: Flask) -> None:
-    """``hitblocks worker``: only the scheduled jobs, until stopped."""
-    schedule(app, BlockingScheduler()).start()
+    """``hitblocks worker``: only the scheduled jobs, until stopped (KeyboardInterrupt: the
+    CLI turns SIGTERM into one too). Stopping shuts the scheduler down, as ``hitblocks run``
+    does, so that the notification consumer lets its lease go at once: the next worker (this
+    one restarted, or another host's) need not wait 30 s for it to expire."""
+    scheduler = schedule(app, BlockingScheduler())
+    try:
+        scheduler.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
