@@ -258,10 +258,12 @@ def test_a_nul_in_item_params_is_400_naming_the_param(app, client, auth, hitbloc
     assert count_items(app) == 0
 
 
-def test_an_item_and_its_responses_are_read_as_of_one_moment(app, client):
-    """``GET /v1/item/{id}`` reads the item and its responses in one statement: a commit
-    landing between two reads (the notification consumer storing an answer and completing
-    the item) could show the new response beside the old status."""
+@pytest.mark.parametrize("listed", [False, True], ids=["one item", "a page of items"])
+def test_an_item_and_its_responses_are_read_as_of_one_moment(app, client, listed):
+    """``GET /v1/item/{id}`` and ``GET /v1/hitblocks/{id}/items`` read items and their
+    responses in one statement: a commit landing between two reads (the notification
+    consumer storing an answer and completing the item) could show the new response beside
+    the old status."""
     with app.app_context():
         issued = create_key(db.session, "acme")
         hitblock_id = add_hitblock(db.session, issued.account_id, 1)
@@ -292,10 +294,13 @@ def test_an_item_and_its_responses_are_read_as_of_one_moment(app, client):
             )
             other.execute(update(Item).where(Item.id == item_id).values(status="completed"))
 
+    path = f"/v1/hitblocks/{hitblock_id}/items" if listed else f"/v1/item/{item_id}"
     event.listen(engine, "after_cursor_execute", answer_meanwhile)
     try:
-        shown = client.get(f"/v1/item/{item_id}", headers=basic_auth(issued.key)).json
+        shown = client.get(path, headers=basic_auth(issued.key)).json
     finally:
         event.remove(engine, "after_cursor_execute", answer_meanwhile)
+    if listed:
+        [shown] = shown["data"]
     assert answered
     assert (shown["status"], len(shown["responses"])) in {("published", 0), ("completed", 1)}

@@ -9,7 +9,7 @@ from typing import Any
 
 from marshmallow import ValidationError, validate
 from sqlalchemy import insert, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from app.domain import BadRow, InvalidInput, InvalidRows, InvalidState, NotFound
 from app.models import Hitblock, Item, utcnow
@@ -242,10 +242,12 @@ def list_items(
     session: DbSession, account_id: int, hitblock_id: int, args: dict[str, Any]
 ) -> Page[Item]:
     find_hitblock(session, account_id, hitblock_id)
+    # The responses joined in the same statement (the page of items in a subquery), as
+    # ``find_item`` does: a second SELECT could see an answer committed after the first.
     stmt = (
         select(Item)
         .where(Item.hitblock_id == hitblock_id, Item.status != "deleted")
-        .options(joinedload(Item.hitblock), selectinload(Item.responses))
+        .options(joinedload(Item.hitblock), joinedload(Item.responses))
     )
     return paginate(session, stmt, Item.id, args)
 
