@@ -11,7 +11,8 @@ GetHIT on HITs created first) are sent by --concurrency threads spread over
 --client-processes processes (so that the clients' own signing does not share one GIL), each
 thread with its keep-alive connection. Prints calls/s and the latency of one call, p50, p95
 and p99, as the clients measured it, and the same with one call at a time (the service's own
-cost, with no queueing).
+cost, with no queueing); and the CPU time the service's processes spent per call, both ways
+(from /proc), beside a Python loop's time, to compare machines.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from publish import cpu_seconds, python_loop_seconds  # noqa: E402
 
 from app.templates import HITBLOCK_TYPES, default_template, render  # noqa: E402
 from mturk.client import load_credentials_file, make_client, resolve_endpoint  # noqa: E402
@@ -289,7 +292,10 @@ def main() -> None:
                 hit_ids.append(created["HIT"]["HITId"])
         # A warm-up (imports, connections, caches), then one call at a time, then the load.
         run_calls(endpoint, credentials, args.operation, 50, 4, 1, hit_type_id, hit_ids)
+        before = cpu_seconds(process.pid)
         serial = run_calls(endpoint, credentials, args.operation, 200, 1, 1, hit_type_id, hit_ids)
+        serial_cpu = (cpu_seconds(process.pid) - before) / max(1, len(serial[1]))
+        before = cpu_seconds(process.pid)
         loaded = run_calls(
             endpoint,
             credentials,
@@ -300,12 +306,18 @@ def main() -> None:
             hit_type_id,
             hit_ids,
         )
+        loaded_cpu = (cpu_seconds(process.pid) - before) / max(1, len(loaded[1]))
     finally:
         stop(process)
     operation = "CreateHITWithHITType" if args.operation == "create" else "GetHIT"
     print(f"{operation} on the bundled service served by {args.server}:")
     report("  one at a time", *serial)
     report(f"  concurrency {args.concurrency} ({args.client_processes} client processes)", *loaded)
+    print(
+        f"  the service's CPU per call: {serial_cpu * 1000:.2f} ms one at a time, "
+        f"{loaded_cpu * 1000:.2f} ms at concurrency {args.concurrency}; this machine's speed: "
+        f"{python_loop_seconds():.2f} s for 10M steps of a Python loop"
+    )
     log = (folder / "service.log").read_text()
     print(
         f"  service log: 'database is locked' x {log.count('database is locked')}, "
