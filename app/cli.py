@@ -395,12 +395,18 @@ def worker_command() -> None:
     """Run only the scheduled jobs (the poller), not the web service."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"Poller: every {app.config['POLL_INTERVAL_SECONDS']} s")
-    # SIGTERM (a service manager's stop) ends it as Ctrl-C does, letting its leases go.
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl-C and SIGTERM (a service manager's stop) end it alike, letting its leases go; a
+    # poll cycle under way is finished first.
+    stopped = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stopped.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
-        jobs.run_blocking(app)
+        jobs.run_blocking(app, stopped)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @main.command("poll")

@@ -22,7 +22,6 @@ from typing import Any
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
@@ -461,16 +460,16 @@ def start_background(app: Flask) -> Any:
     return scheduler
 
 
-def run_blocking(app: Flask) -> None:
-    """``hitblocks worker``: only the scheduled jobs, until stopped (KeyboardInterrupt: the
-    CLI turns SIGTERM into one too). Stopping shuts the scheduler down, as ``hitblocks run``
-    does, so that the notification consumer lets its lease go at once: the next worker (this
-    one restarted, or another host's) need not wait 30 s for it to expire."""
-    scheduler = schedule(app, BlockingScheduler())
+def run_blocking(app: Flask, stopped: threading.Event) -> None:
+    """``hitblocks worker``: only the scheduled jobs, until ``stopped`` is set (the CLI sets
+    it on Ctrl-C and SIGTERM). Then the scheduler is shut down, as ``hitblocks run`` does, so
+    that the notification consumer lets its lease go at once: the next worker (this one
+    restarted, or another host's) need not wait 30 s for it to expire. The scheduler runs in
+    the background and the signal only sets an event: an interrupt raised inside
+    APScheduler's own code would be caught and logged there, and the worker would go on."""
+    scheduler = start_background(app)
     try:
-        scheduler.start()
-    except KeyboardInterrupt:
-        pass
+        while not stopped.wait(1.0):
+            pass
     finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        scheduler.shutdown(wait=False)
