@@ -217,7 +217,8 @@ def test_two_recorders_of_one_hitblock_lock_its_items_in_one_order(pg_app):
     its own order. Each recorder locks the rows in id order, so one waits for the other
     instead of each holding a row the other needs (PostgreSQL would end one as a deadlock).
     Each pauses after its first statement that locks items (an UPDATE, or the SELECT ... FOR
-    UPDATE before it) until the other has made its own (or 1 s passed)."""
+    NO KEY UPDATE before it) until the other has made its own (or 1 s passed), and that
+    first statement must be the one that locks them all in id order."""
     client = pg_app.test_client()
     with pg_app.app_context():
         issued = create_key(db.session, "acme")
@@ -235,9 +236,14 @@ def test_two_recorders_of_one_hitblock_lock_its_items_in_one_order(pg_app):
     both_updated = threading.Barrier(2)
     updates = threading.local()
 
+    first_on_items: list[str] = []  # each recorder's first statement on items
+
     def pause_after_first_update(conn, cursor, statement, *_args) -> None:
         said = " ".join(statement.upper().split())
-        if said.startswith("UPDATE ITEMS") or (" FROM ITEMS " in said and "FOR UPDATE" in said):
+        locks = " FROM ITEMS " in said and "FOR NO KEY UPDATE" in said
+        if said.startswith("UPDATE ITEMS") or locks:
+            if getattr(updates, "count", 0) == 0:
+                first_on_items.append(said)
             updates.count = getattr(updates, "count", 0) + 1
             if updates.count == 1:
                 with contextlib.suppress(threading.BrokenBarrierError):
@@ -268,6 +274,11 @@ def test_two_recorders_of_one_hitblock_lock_its_items_in_one_order(pg_app):
     finally:
         event.remove(engine, "after_cursor_execute", pause_after_first_update)
     assert failures == []
+    # Each locked its rows in id order before updating any (FOR NO KEY UPDATE, as an UPDATE
+    # locks: a response stored for one of the items meanwhile need not wait).
+    assert len(first_on_items) == 2
+    for said in first_on_items:
+        assert "ORDER BY ITEMS.ID" in said and "FOR NO KEY UPDATE" in said, said
     with pg_app.app_context():
         stored = db.session.execute(
             select(Item.id, Item.status, Item.hit_id).where(Item.hitblock_id == hitblock["id"])

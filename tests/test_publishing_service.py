@@ -9,7 +9,7 @@ from concurrent.futures import Future
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.domain import InsufficientFunds, InvalidState, NotFound, NothingPublished
 from app.extensions import db
@@ -121,3 +121,31 @@ def test_answers_are_gathered_for_a_moment_when_few_came_back(monkeypatch):
 
     monkeypatch.setattr(publishing, "GATHER", 0.05)
     assert publishing._answered({quick: 1, late: 3}, workers=8) == {quick}  # GATHER ran out
+
+
+def test_the_recorder_records_many_hits_in_bounded_batches(session, account_id, monkeypatch):
+    """HITs recovered all at once are recorded RECORD_BATCH items a transaction: one UPDATE's
+    CASE and IN list stay bounded (they grew with the square of the batch)."""
+    monkeypatch.setattr(publishing, "RECORD_BATCH", 2)
+    hitblock_id = add_hitblock(session, account_id, items=5)
+    ids = sorted(session.scalars(select(Item.id).where(Item.hitblock_id == hitblock_id)))
+    session.commit()
+    updates: list[int] = []
+
+    def count_updates(conn, cursor, statement, parameters, *_args) -> None:
+        if statement.lstrip().upper().startswith("UPDATE ITEMS"):
+            updates.append(len(parameters))
+
+    engine = db.engine
+    event.listen(engine, "after_cursor_execute", count_updates)
+    try:
+        publishing._Recorder(session, FakeGateway(), hitblock_id, account_id)(
+            {item_id: f"HIT{item_id}" for item_id in reversed(ids)}
+        )
+    finally:
+        event.remove(engine, "after_cursor_execute", count_updates)
+    assert len(updates) == 3
+    stored = session.execute(
+        select(Item.id, Item.status, Item.hit_id).where(Item.hitblock_id == hitblock_id)
+    ).all()
+    assert sorted(stored) == [(i, "published", f"HIT{i}") for i in ids]

@@ -44,6 +44,8 @@ TOKEN_MEMORY = timedelta(hours=23)
 # object in the session needs to hear of the change (an ORM UPDATE would look for them all).
 ITEMS = cast(Table, Item.__table__)
 GATHER = 0.005
+# Items the recorder records in one transaction at most (one UPDATE's CASE and IN list).
+RECORD_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -254,14 +256,21 @@ class _Recorder:
     endpoints: list[Destination] | None = None
 
     def __call__(self, published: dict[int, str]) -> None:
-        if not published:
-            return
+        """Record ``published`` (item id -> HIT id), ``RECORD_BATCH`` items a transaction at
+        most (in id order): the HITs a publish recovers come all at once."""
+        ids = sorted(published)
+        for start in range(0, len(ids), RECORD_BATCH):
+            self._record_batch(
+                {item_id: published[item_id] for item_id in ids[start : start + RECORD_BATCH]}
+            )
+
+    def _record_batch(self, published: dict[int, str]) -> None:
         session, now = self.session, utcnow()
         with transaction(session):
             changed = _record(session, published, ITEMS.c.status == "pending", now, "published")
             rest = {item_id: published[item_id] for item_id in published if item_id not in changed}
             unrecorded = (ITEMS.c.status == "deleted") & ITEMS.c.hit_id.is_(None)
-            deleted = _record(session, rest, unrecorded, now) if rest else set()
+            deleted = _record(session, rest, unrecorded, now, lock=False) if rest else set()
             if changed:
                 self._published(sorted(changed))
         for item_id in sorted(deleted):
@@ -296,15 +305,18 @@ def _record(
     still: ColumnElement[bool],
     now: datetime,
     status: str | None = None,
+    *,
+    lock: bool = True,
 ) -> set[int]:
     """Give the items their HITs in one statement (not one per item: the recorder's main
     cost), where ``still`` holds for them; the ids of those it changed. On PostgreSQL the
-    rows are locked in id order first, whatever order MTurk answered in, so that two
-    publishes of one hitblock at once wait for each other instead of deadlocking."""
+    rows are first locked in id order (``lock``), whatever order MTurk answered in, so that
+    two publishes of one hitblock at once wait for each other instead of deadlocking; FOR NO
+    KEY UPDATE, as an UPDATE locks, so a response being stored for an item does not wait."""
     ids = sorted(hits)
-    if session.get_bind().dialect.name != "sqlite":  # SQLite has one writer at a time
+    if lock and session.get_bind().dialect.name != "sqlite":  # SQLite: one writer at a time
         session.execute(select(ITEMS.c.id).where(ITEMS.c.id.in_(ids)).order_by(ITEMS.c.id)
-                        .with_for_update())  # fmt: skip
+                        .with_for_update(key_share=True))  # fmt: skip
     values: dict[str, Any] = {"hit_id": case(hits, value=ITEMS.c.id), "published": now}
     if status is not None:
         values["status"] = status
