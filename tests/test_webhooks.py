@@ -34,14 +34,15 @@ class Receiver:
         self.arrivals: list[float] = []  # time.monotonic() of each request's arrival
         self.answers: list[tuple[int, dict[str, str]]] = []
         self.delay = 0.0
+        self.closing = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.arrivals.append(time.monotonic())
-                if receiver.delay:
-                    time.sleep(receiver.delay)
+                if receiver.delay:  # cut short when the receiver is closed
+                    receiver.closing.wait(receiver.delay)
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 receiver.received.append({"headers": headers, "body": body})
                 status, headers = receiver.answers.pop(0) if receiver.answers else (200, {})
@@ -62,6 +63,7 @@ class Receiver:
         return [json.loads(message["body"]) for message in self.received]
 
     def close(self) -> None:
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
 
