@@ -34,10 +34,16 @@ def commits_of(store: Store) -> list[int]:
     return seen
 
 
-def add_requester(store: Store, name: str, pause: float = 0.0) -> None:
+def add_requester(
+    store: Store, name: str, pause: float = 0.0, started: threading.Event | None = None
+) -> None:
+    """A requester added in a transaction that holds its turn ``pause`` seconds, after
+    setting ``started`` (if given) once its row is written."""
     with store.transaction() as session:
         session.add(Requester(name=name, balance_cents=0))
         session.flush()
+        if started is not None:
+            started.set()
         time.sleep(pause)  # others queue behind it meanwhile, and join its group
 
 
@@ -80,12 +86,8 @@ def test_a_failing_transaction_rolls_back_alone_and_its_group_commits(store):
     started = threading.Event()
     outcomes: dict[str, str] = {}
 
-    def first() -> None:
-        with store.transaction() as session:
-            session.add(Requester(name="kept-1", balance_cents=0))
-            session.flush()
-            started.set()
-            time.sleep(0.05)  # the others wait for their turn, to join this group
+    def first() -> None:  # the others wait for their turn meanwhile, to join its group
+        add_requester(store, "kept-1", pause=0.05, started=started)
 
     def failing() -> None:
         started.wait()
@@ -160,12 +162,8 @@ def test_only_the_members_after_the_first_of_a_group_make_a_savepoint(store):
         store._groups.window = 1.0  # the first's sleep below must not end its group
         started = threading.Event()
 
-        def first() -> None:
-            with store.transaction() as session:
-                session.add(Requester(name="first", balance_cents=0))
-                session.flush()
-                started.set()
-                time.sleep(0.05)  # the second waits for its turn, to join this group
+        def first() -> None:  # the second waits for its turn meanwhile, to join its group
+            add_requester(store, "first", pause=0.05, started=started)
 
         def second() -> None:
             started.wait()
